@@ -1,0 +1,90 @@
+/**
+ * HDR histograms, built in one place. Values are recorded in integer microseconds and summarised
+ * in milliseconds. WebAssembly mode is ~6× cheaper per record (../shared/PERF-NOTES.md); it needs
+ * `initHistograms()` once and `destroy()` on every histogram, which the recorder does.
+ */
+import * as hdr from 'hdr-histogram-js';
+
+export type Histogram = hdr.Histogram;
+
+/** Highest trackable value: one hour in microseconds; autoResize covers anything beyond. */
+const HIGHEST_US = 3_600_000_000;
+
+let wasmReady = false;
+let wasmInit: Promise<void> | undefined;
+
+/** Load the WebAssembly backend once per thread; safe to call many times. */
+export function initHistograms(): Promise<void> {
+  wasmInit ??= hdr.initWebAssembly().then(() => { wasmReady = true; });
+  return wasmInit;
+}
+
+export function usingWebAssembly(): boolean {
+  return wasmReady;
+}
+
+export function createHistogram(): Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+    useWebAssembly: wasmReady,
+  });
+}
+
+export function encodeHistogram(h: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+/** Decode into a histogram of the current backend; the caller owns it and must `destroy()` it. */
+export function decodeHistogram(encoded: string): Histogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, wasmReady);
+}
+
+/** Latency figures in milliseconds, rounded to the microsecond. */
+export interface LatencySummary {
+  count: number;
+  min: number;
+  mean: number;
+  stddev: number;
+  p50: number;
+  p75: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+const ms = (us: number): number => Math.round(us) / 1000;
+
+export function summarizeHistogram(h: Histogram): LatencySummary {
+  const count = h.totalCount;
+  if (count === 0) {
+    return { count: 0, min: 0, mean: 0, stddev: 0, p50: 0, p75: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+  }
+  return {
+    count,
+    min: ms(h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue),
+    mean: ms(h.mean),
+    stddev: ms(h.stdDeviation),
+    p50: ms(h.getValueAtPercentile(50)),
+    p75: ms(h.getValueAtPercentile(75)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p95: ms(h.getValueAtPercentile(95)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+  };
+}
+
+/** Summarise an encoded histogram without keeping it. */
+export function summarizeEncoded(encoded: string): LatencySummary {
+  const h = decodeHistogram(encoded);
+  try {
+    return summarizeHistogram(h);
+  } finally {
+    h.destroy();
+  }
+}

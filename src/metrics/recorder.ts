@@ -1,0 +1,179 @@
+/**
+ * The per-process metrics recorder: counters, gauges, errors by kind and HDR histograms, with a
+ * fixed-interval series. The hot path touches plain fields (`counter.value += 1`,
+ * `histogram.record(us)`); once per interval the interval histograms are folded into the totals
+ * (../shared/PERF-NOTES.md: record each value once per message, fold once a second).
+ */
+import { createHistogram, encodeHistogram, type Histogram } from './histogram.js';
+import { SNAPSHOT_VERSION, type IntervalSample, type MetricsSnapshot } from './snapshot.js';
+
+/** A monotonically increasing count. Read and write `value` directly on hot paths. */
+export class Counter {
+  value = 0;
+  constructor(readonly name: string) {}
+}
+
+/** A value that goes up and down (open connections). */
+export class Gauge {
+  value = 0;
+  constructor(readonly name: string) {}
+}
+
+/** Records microsecond values into the current interval's histogram (and its parent's). */
+export class HistogramHandle {
+  /** @internal */ interval: Histogram;
+  /** @internal */ total: Histogram;
+  /** @internal */ dirty = false;
+
+  constructor(readonly name: string, private readonly parent?: HistogramHandle) {
+    this.interval = createHistogram();
+    this.total = createHistogram();
+  }
+
+  /** Record one value in microseconds (fractions are rounded; negatives count as 0). */
+  record(us: number): void {
+    this.interval.recordValue(us > 0 ? Math.round(us) : 0);
+    this.dirty = true;
+    if (this.parent !== undefined) this.parent.record(us);
+  }
+
+  get count(): number {
+    return this.total.totalCount + this.interval.totalCount;
+  }
+}
+
+export interface RecorderOptions {
+  /** Epoch ms the run started at; interval indexes count from it. */
+  startTime: number;
+  /** Interval length, default 1000 ms. */
+  intervalMs?: number;
+}
+
+export class MetricsRecorder {
+  readonly startTime: number;
+  readonly intervalMs: number;
+  private readonly counters = new Map<string, Counter>();
+  private readonly gauges = new Map<string, Gauge>();
+  private readonly histograms = new Map<string, HistogramHandle>();
+  private readonly errors = new Map<string, number>();
+  private readonly lastCounters = new Map<string, number>();
+  private readonly lastErrors = new Map<string, number>();
+  private readonly series: IntervalSample[] = [];
+  private intervalStart: number;
+  private closed = false;
+
+  constructor(opts: RecorderOptions) {
+    this.startTime = opts.startTime;
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.intervalStart = opts.startTime;
+  }
+
+  counter(name: string): Counter {
+    let c = this.counters.get(name);
+    if (!c) this.counters.set(name, (c = new Counter(name)));
+    return c;
+  }
+
+  gauge(name: string): Gauge {
+    let g = this.gauges.get(name);
+    if (!g) this.gauges.set(name, (g = new Gauge(name)));
+    return g;
+  }
+
+  /** A histogram handle; with `parent`, every value is also recorded in the parent (`ws.rtt`). */
+  histogram(name: string, parent?: HistogramHandle): HistogramHandle {
+    let h = this.histograms.get(name);
+    if (!h) this.histograms.set(name, (h = new HistogramHandle(name, parent)));
+    return h;
+  }
+
+  /** Count an error of a kind (`reply_timeout`, `connect_ECONNREFUSED`, `handshake_rejected_503`…). */
+  error(kind: string, n = 1): void {
+    this.errors.set(kind, (this.errors.get(kind) ?? 0) + n);
+  }
+
+  errorCount(kind: string): number {
+    return this.errors.get(kind) ?? 0;
+  }
+
+  /**
+   * Close the current interval at `now` (epoch ms): fold interval histograms into totals and
+   * append the interval to the series. Returns it (live views and worker shipping use it).
+   */
+  tick(now: number): IntervalSample {
+    const index = Math.max(0, Math.round((this.intervalStart - this.startTime) / this.intervalMs));
+    const sample: IntervalSample = {
+      index,
+      start: this.intervalStart,
+      durationMs: Math.max(0, now - this.intervalStart),
+      counters: {},
+      gauges: {},
+      errors: {},
+      histograms: {},
+    };
+    for (const [name, c] of this.counters) {
+      const delta = c.value - (this.lastCounters.get(name) ?? 0);
+      if (delta !== 0) sample.counters[name] = delta;
+      this.lastCounters.set(name, c.value);
+    }
+    for (const [name, g] of this.gauges) sample.gauges[name] = g.value;
+    for (const [kind, n] of this.errors) {
+      const delta = n - (this.lastErrors.get(kind) ?? 0);
+      if (delta !== 0) sample.errors[kind] = delta;
+      this.lastErrors.set(kind, n);
+    }
+    for (const [name, h] of this.histograms) {
+      if (!h.dirty) continue;
+      sample.histograms[name] = encodeHistogram(h.interval);
+      h.total.add(h.interval);
+      h.interval.reset();
+      h.dirty = false;
+    }
+    this.series.push(sample);
+    this.intervalStart = now;
+    return sample;
+  }
+
+  /** The next interval boundary (epoch ms) after the current interval's start. */
+  nextBoundary(): number {
+    const k = Math.floor((this.intervalStart - this.startTime) / this.intervalMs) + 1;
+    return this.startTime + k * this.intervalMs;
+  }
+
+  /** Close the last (partial) interval and return everything measured. */
+  snapshot(now: number): MetricsSnapshot {
+    if (now > this.intervalStart || this.hasPending()) this.tick(now);
+    const counters: Record<string, number> = {};
+    for (const [name, c] of this.counters) counters[name] = c.value;
+    const gauges: Record<string, number> = {};
+    for (const [name, g] of this.gauges) gauges[name] = g.value;
+    const histograms: Record<string, string> = {};
+    for (const [name, h] of this.histograms) if (h.total.totalCount > 0) histograms[name] = encodeHistogram(h.total);
+    return {
+      version: SNAPSHOT_VERSION,
+      startTime: this.startTime,
+      endTime: now,
+      intervalMs: this.intervalMs,
+      counters,
+      gauges,
+      errors: Object.fromEntries(this.errors),
+      histograms,
+      intervals: this.series.slice(),
+    };
+  }
+
+  private hasPending(): boolean {
+    for (const h of this.histograms.values()) if (h.dirty) return true;
+    return false;
+  }
+
+  /** Free the WebAssembly memory of every histogram. The recorder is unusable afterwards. */
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of this.histograms.values()) {
+      h.interval.destroy();
+      h.total.destroy();
+    }
+  }
+}
