@@ -1,0 +1,73 @@
+// Shared helpers for the benchmarks: start the reference server in its own process pinned to one core,
+// run a client pinned to the other, read CPU and memory of each. Loopback only; every child is killed
+// by its own pid when the bench ends.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const bin = join(root, 'bin', 'wsload.js');
+export const measure = join(root, 'bench', 'measure.mjs');
+export const tmp = mkdtempSync(join(tmpdir(), 'wsload-bench-'));
+const twoCores = cpus().length >= 2;
+
+/** Prefix a command with taskset when the machine has a core to spare. */
+export function pinned(core, cmd, args) {
+  return twoCores ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+}
+
+/** Start `wsload serve --port 0` on core 0; resolves with its URL and a stop function. */
+export async function startServer(extra = []) {
+  const [cmd, args] = pinned(0, process.execPath, [bin, 'serve', '--port', '0', ...extra]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const m = /ws:\/\/[^\s]+/.exec(buf);
+      if (m) { clearTimeout(timer); resolve(m[0]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited early (${code})`)); });
+  });
+  return {
+    url,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    }),
+  };
+}
+
+let seq = 0;
+/** Run a node script on core 1 with the usage probe; resolves with wall time, CPU, memory and stdout. */
+export async function runMeasured(scriptArgs, { env = {}, core = 1 } = {}) {
+  const usageFile = join(tmp, `usage-${process.pid}-${seq++}.json`);
+  const [cmd, args] = pinned(core, process.execPath, ['--import', measure, ...scriptArgs]);
+  const t0 = process.hrtime.bigint();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, WSLOAD_BENCH_USAGE: usageFile } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  let usage = { cpuSec: NaN, userSec: NaN, systemSec: NaN, maxRssMiB: NaN };
+  try { usage = JSON.parse(readFileSync(usageFile, 'utf8')); } catch { /* child died before exit hook */ }
+  return { code, wallSec, ...usage, stdout, stderr };
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export function machine() {
+  const c = cpus();
+  return `${c.length} × ${c[0]?.model ?? 'cpu'}, Node ${process.version}, ${process.platform} ${process.arch}`;
+}

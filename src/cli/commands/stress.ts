@@ -1,0 +1,300 @@
+/**
+ * `wsload stress`: the seed's standalone stress test (docs/stress.md). Resolves flags, environment
+ * and presets into one validated plan, optionally starts the reference server, runs the engine,
+ * prints the summary block, writes the JSON report and decides the exit code.
+ */
+import { stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UNREACHABLE_KINDS } from '../../engine/connection.js';
+import { runStress, type StressOptions, type StressProgress } from '../../engine/stress.js';
+import { ExitCode, usageError, WsloadError } from '../../errors.js';
+import { buildStressJson, type StressJsonOptions } from '../../report/stress-json.js';
+import { summarizeStress, type StressSummary } from '../../report/stress-summary.js';
+import { errorLabel, formatStressText } from '../../report/stress-text.js';
+import { parseDurationMs } from '../../scenario/duration.js';
+import { startServer, type RunningServer } from '../../server/index.js';
+import type { CliContext } from '../context.js';
+
+/** The seed's test modes. */
+export const PRESETS = {
+  quick: { connections: 100, messages: 10 },
+  medium: { connections: 500, messages: 20 },
+  heavy: { connections: 1000, messages: 50 },
+} as const;
+export type PresetName = keyof typeof PRESETS;
+
+export const STRESS_DEFAULTS = {
+  url: 'ws://localhost:8000/ws',
+  connections: 100,
+  messages: 10,
+  batch: 100,
+  inflight: 1,
+  replyTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+} as const;
+
+/** Environment variables the seed's scripts read. */
+export const STRESS_ENV = { url: 'WS_URL', connections: 'CONNECTIONS', messages: 'MESSAGES' } as const;
+
+/** Raw flag values as commander hands them over (no defaults: absent means "not given"). */
+export interface StressFlags {
+  url?: string;
+  connections?: string;
+  messages?: string;
+  batch?: string;
+  inflight?: string;
+  preset?: string;
+  replyTimeout?: string;
+  connectTimeout?: string;
+  serve?: boolean;
+  json?: string;
+  quiet?: boolean;
+}
+
+/** Where a value came from, for messages. */
+export type ValueSource = 'flag' | 'preset' | 'env' | 'default';
+
+/** Everything the command needs, validated. */
+export interface StressPlan {
+  options: Required<Pick<StressOptions, 'url' | 'connections' | 'messages' | 'batch' | 'inflight' | 'replyTimeoutMs' | 'connectTimeoutMs'>>;
+  preset: PresetName | undefined;
+  serve: boolean;
+  /** True when a URL was given (flag or WS_URL), so `--serve` says it ignores it. */
+  urlGiven: boolean;
+  json: string | undefined;
+  quiet: boolean;
+  sources: { url: ValueSource; connections: ValueSource; messages: ValueSource };
+}
+
+const MAX_CONNECTIONS = 1_000_000;
+const MAX_MESSAGES = 1_000_000_000;
+const MAX_INFLIGHT = 1000;
+/** Node timers cannot wait longer. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+const intIn = (raw: string, min: number, max: number): number | undefined => {
+  const text = raw.trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+};
+
+/** A timeout: bare digits are milliseconds ("200"); units allowed ("500ms", "10s", "1m"). */
+function timeoutMs(raw: string): number | undefined {
+  const text = raw.trim();
+  // parseDurationMs reads a bare number as seconds (Artillery's unit): only hand it values with a unit.
+  const ms = /^\d+$/.test(text) ? Number(text) : /[a-z]/i.test(text) ? parseDurationMs(text) : undefined;
+  return ms !== undefined && Number.isFinite(ms) && ms >= 1 && ms <= MAX_TIMEOUT_MS ? Math.round(ms) : undefined;
+}
+
+/**
+ * Resolve flags and environment into a plan. Precedence, per value: an explicit flag, then the
+ * preset, then the environment, then the default — a preset is a choice made on this command line,
+ * the environment is ambient. Every problem is collected; one usage error reports them all.
+ */
+export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv): StressPlan {
+  const problems: string[] = [];
+  const envValue = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v;
+  };
+
+  let preset: PresetName | undefined;
+  if (flags.preset !== undefined) {
+    if (Object.hasOwn(PRESETS, flags.preset)) preset = flags.preset as PresetName;
+    else problems.push(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${flags.preset}"`);
+  }
+
+  const count = (key: 'connections' | 'messages', flagName: string, min: number, max: number, expected: string): [number, ValueSource] => {
+    const flag = flags[key];
+    if (flag !== undefined) {
+      const n = intIn(flag, min, max);
+      if (n === undefined) problems.push(`${flagName} must be ${expected}, got "${flag}"`);
+      return [n ?? STRESS_DEFAULTS[key], 'flag'];
+    }
+    if (preset !== undefined) return [PRESETS[preset][key], 'preset'];
+    const envName = STRESS_ENV[key];
+    const fromEnv = envValue(envName);
+    if (fromEnv !== undefined) {
+      const n = intIn(fromEnv, min, max);
+      if (n === undefined) problems.push(`${envName} must be ${expected}, got "${fromEnv}"`);
+      return [n ?? STRESS_DEFAULTS[key], 'env'];
+    }
+    return [STRESS_DEFAULTS[key], 'default'];
+  };
+  const [connections, connectionsSource] = count('connections', '-c/--connections', 1, MAX_CONNECTIONS, `an integer from 1 to ${MAX_CONNECTIONS}`);
+  const [messages, messagesSource] = count('messages', '-m/--messages', 0, MAX_MESSAGES, `an integer from 0 to ${MAX_MESSAGES}`);
+
+  const plainInt = (raw: string | undefined, flagName: string, fallback: number, min: number, max: number): number => {
+    if (raw === undefined) return fallback;
+    const n = intIn(raw, min, max);
+    if (n === undefined) problems.push(`${flagName} must be an integer from ${min} to ${max}, got "${raw}"`);
+    return n ?? fallback;
+  };
+  const batch = plainInt(flags.batch, '--batch', STRESS_DEFAULTS.batch, 1, MAX_CONNECTIONS);
+  const inflight = plainInt(flags.inflight, '--inflight', STRESS_DEFAULTS.inflight, 1, MAX_INFLIGHT);
+
+  const timeout = (raw: string | undefined, flagName: string, fallback: number): number => {
+    if (raw === undefined) return fallback;
+    const ms = timeoutMs(raw);
+    if (ms === undefined) problems.push(`${flagName} must be a duration of at least 1 ms (e.g. 500, 500ms, 10s), got "${raw}"`);
+    return ms ?? fallback;
+  };
+  const replyTimeoutMs = timeout(flags.replyTimeout, '--reply-timeout', STRESS_DEFAULTS.replyTimeoutMs);
+  const connectTimeoutMs = timeout(flags.connectTimeout, '--connect-timeout', STRESS_DEFAULTS.connectTimeoutMs);
+
+  let url: string = STRESS_DEFAULTS.url;
+  let urlSource: ValueSource = 'default';
+  const rawUrl = flags.url ?? envValue(STRESS_ENV.url);
+  if (rawUrl !== undefined) {
+    urlSource = flags.url !== undefined ? 'flag' : 'env';
+    const name = urlSource === 'flag' ? '--url' : STRESS_ENV.url;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(rawUrl.trim());
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:')) {
+      problems.push(`${name} must be a ws:// or wss:// URL, got "${rawUrl}"`);
+    } else {
+      url = rawUrl.trim();
+    }
+  }
+
+  if (flags.json !== undefined && flags.json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
+
+  if (problems.length > 0) throw usageError(problems.join('; '));
+  return {
+    options: { url, connections, messages, batch, inflight, replyTimeoutMs, connectTimeoutMs },
+    preset,
+    serve: flags.serve === true,
+    urlGiven: urlSource !== 'default',
+    json: flags.json,
+    quiet: flags.quiet === true,
+    sources: { url: urlSource, connections: connectionsSource, messages: messagesSource },
+  };
+}
+
+const EXAMPLES = `
+Examples:
+  $ wsload stress --serve --preset quick          100 connections × 10 messages against the embedded server
+  $ wsload stress --preset medium                 500 × 20 against ws://localhost:8000/ws
+  $ wsload stress --preset heavy --url ws://127.0.0.1:8000/ws
+                                                  1000 × 50
+  $ CONNECTIONS=250 MESSAGES=30 WS_URL=ws://localhost:8000/ws wsload stress
+                                                  a custom run from the environment, as the seed's scripts do
+  $ wsload stress --serve -c 200 -m 100 --json report.json
+                                                  the summary on stdout, every figure in report.json
+
+Precedence: -c/-m flags, then --preset, then CONNECTIONS/MESSAGES, then the defaults.
+Exit codes: 0 run completed (even if some connections failed), 1 target unreachable or no
+connection succeeded, 2 bad flag, 130 interrupted (partial results printed and written).
+Docs: docs/stress.md`;
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('stress')
+    .description('open many connections, send request/reply messages on each, and report throughput, latency and errors')
+    .option('--url <url>', `target WebSocket URL (env ${STRESS_ENV.url}; default ${STRESS_DEFAULTS.url})`)
+    .option('-c, --connections <n>', `connections to open (env ${STRESS_ENV.connections}; default ${STRESS_DEFAULTS.connections})`)
+    .option('-m, --messages <n>', `messages per connection (env ${STRESS_ENV.messages}; default ${STRESS_DEFAULTS.messages})`)
+    .option('--preset <name>', 'quick (100×10), medium (500×20) or heavy (1000×50); -c/-m override it')
+    .option('--batch <n>', `connections opened concurrently per batch (default ${STRESS_DEFAULTS.batch})`)
+    .option('--inflight <n>', `requests in flight per connection (default ${STRESS_DEFAULTS.inflight}: the next when the reply has come)`)
+    .option('--reply-timeout <ms>', `a reply later than this counts as reply_timeout (default ${STRESS_DEFAULTS.replyTimeoutMs}; units: 500ms, 10s)`)
+    .option('--connect-timeout <ms>', `bound on each opening handshake (default ${STRESS_DEFAULTS.connectTimeoutMs})`)
+    .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and test it (--url is ignored)')
+    .option('--json <file>', 'also write every figure as JSON to <file> (- for stdout; the summary then goes to stderr)')
+    .option('-q, --quiet', 'no start line and no progress lines on stderr')
+    .addHelpText('after', EXAMPLES)
+    .action(async (flags: StressFlags) => {
+      await stressCommand(resolveStressOptions(flags, ctx.env), ctx, program.version() ?? '0.0.0');
+    });
+}
+
+/** Seconds between progress lines. */
+const PROGRESS_EVERY_S = 5;
+
+function progressLine(p: StressProgress): string {
+  const sec = Math.round(p.elapsedMs / 1000);
+  const p50 = p.p50Ms === undefined ? '' : ` · p50 ${p.p50Ms.toFixed(1)}ms`;
+  const errors = p.errors > 0 ? ` · errors ${p.errors}` : '';
+  return `[${sec}s] connections ${p.connectionsOpen}/${p.connectionsTarget} open · messages ${p.messagesSent} sent ${p.messagesReceived} received${p50}${errors}\n`;
+}
+
+/** True when nothing connected and every failure says the target could not be reached at all. */
+function isUnreachable(s: StressSummary): boolean {
+  const c = s.connections;
+  if (c.attempted === 0 || c.successful > 0) return false;
+  let unreachable = 0;
+  for (const kind of UNREACHABLE_KINDS) unreachable += s.errors[kind] ?? 0;
+  return unreachable === c.failed;
+}
+
+async function stressCommand(plan: StressPlan, ctx: CliContext, version: string): Promise<void> {
+  if (plan.json !== undefined && plan.json !== '-') {
+    // Fail before the run, not after it, when the report cannot be written.
+    const dir = dirname(resolve(plan.json));
+    const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+    if (!isDir) throw usageError(`--json: directory "${dir}" does not exist`);
+  }
+
+  let server: RunningServer | undefined;
+  if (plan.serve) server = await startServer({ host: '127.0.0.1', port: 0 });
+  const url = server?.url ?? plan.options.url;
+  const o = plan.options;
+  const abort = new AbortController();
+  void ctx.interrupted.then(() => abort.abort());
+
+  let result;
+  try {
+    if (!plan.quiet) {
+      const note = server === undefined ? '' : ` (embedded reference server${plan.urlGiven ? '; --url ignored' : ''})`;
+      ctx.stderr.write(`wsload stress: ${o.connections} connections × ${o.messages} messages → ${url}${note}\n`);
+    }
+    let lastPrinted = 0;
+    const onProgress = plan.quiet ? undefined : (p: StressProgress): void => {
+      const sec = Math.round(p.elapsedMs / 1000);
+      if (sec - lastPrinted < PROGRESS_EVERY_S) return;
+      lastPrinted = sec;
+      ctx.stderr.write(progressLine(p));
+    };
+    result = await runStress({ ...o, url }, { signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
+  } finally {
+    await server?.close();
+  }
+
+  const summary = summarizeStress(result.snapshot);
+  const unreachable = !result.aborted && isUnreachable(summary);
+  if (plan.json !== undefined) {
+    const options: StressJsonOptions = { ...o, url, preset: plan.preset ?? null, serve: plan.serve };
+    const report = buildStressJson({
+      version,
+      aborted: result.aborted,
+      partial: result.aborted || unreachable,
+      options,
+      summary,
+      snapshot: result.snapshot,
+    });
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    if (plan.json === '-') ctx.stdout.write(text);
+    else await writeFile(plan.json, text);
+  }
+
+  if (unreachable) {
+    const reason = result.firstConnectError?.message ?? 'no connection could be opened';
+    throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${url}: ${reason}`,
+      server === undefined ? { hint: 'is the server running? try --serve' } : {});
+  }
+
+  const text = formatStressText(summary, { interrupted: result.aborted });
+  (plan.json === '-' ? ctx.stderr : ctx.stdout).write(text);
+
+  if (result.aborted) {
+    ctx.setExitCode(ExitCode.Interrupted);
+  } else if (summary.connections.successful === 0 && summary.connections.attempted > 0) {
+    const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${errorLabel(k)}: ${n}`);
+    throw new WsloadError('WSLOAD_RUN_FAILED', `no connection succeeded (${kinds.join(', ')})`);
+  }
+}

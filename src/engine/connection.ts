@@ -1,0 +1,270 @@
+/**
+ * One load-side WebSocket connection: the only module on the load side that imports `ws`.
+ * It opens the socket with a bounded handshake, measures the handshake, classifies failures into
+ * error kinds (`connect_refused`, `handshake_rejected_503`, …) and closes with a bounded wait.
+ * What to send and when is the session's business (./stress.ts); this file knows no protocol.
+ */
+import WebSocket from 'ws';
+import type { Clock, TimerHandle } from '../clock.js';
+
+/** What a connection reports to its owner. Implemented by the session, called at most as documented. */
+export interface ConnectionEvents {
+  /** The handshake completed after `handshakeMs` (monotonic ms). Called at most once. */
+  onOpen(handshakeMs: number): void;
+  /** The handshake failed; the socket is gone. `kind` is from `classifyError`. Called at most once. */
+  onConnectFailed(kind: string, error: Error): void;
+  /** A data frame arrived (text or binary; the payload bytes). */
+  onMessage(data: Buffer): void;
+  /**
+   * The open connection closed, whoever closed it: `code` from the close frame (1006 when the socket
+   * went away without one) and the socket error that preceded it, if any. Called once, after `onOpen`.
+   */
+  onClose(code: number, error: Error | undefined): void;
+}
+
+export interface ConnectionOptions {
+  /** Bound on the opening handshake (`connect_timeout`). */
+  connectTimeoutMs: number;
+  /** Bound on the closing handshake after `close()`; then the socket is destroyed. */
+  closeTimeoutMs: number;
+  clock: Clock;
+}
+
+/** Kinds that mean "the target could not be reached at all" (as opposed to "it refused us"). */
+export const UNREACHABLE_KINDS: ReadonlySet<string> = new Set(['connect_refused', 'dns_failure', 'connect_timeout', 'host_unreachable']);
+
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  errors?: unknown;
+}
+
+/**
+ * Map a connection error to a stable error kind (a metrics key). Pure.
+ * Node's dual-stack connect reports an AggregateError; its first inner error decides.
+ */
+export function classifyError(err: unknown): string {
+  const e = (err ?? {}) as ErrorLike;
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connect_refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+      return 'dns_failure';
+    case 'ETIMEDOUT':
+      return 'connect_timeout';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      return 'connection_reset';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host_unreachable';
+    default:
+      break;
+  }
+  if (code === undefined && Array.isArray(e.errors) && e.errors.length > 0) return classifyError(e.errors[0]);
+  if (code !== undefined && code.startsWith('WS_ERR_')) return 'protocol_error';
+  const message = typeof e.message === 'string' ? e.message : '';
+  const status = /^Unexpected server response: (\d{3})/.exec(message);
+  if (status) return `handshake_rejected_${status[1]}`;
+  if (/handshake has timed out/i.test(message)) return 'connect_timeout';
+  if (/^Invalid (Sec-WebSocket-Accept|Upgrade) header|subprotocol/i.test(message)) return 'handshake_invalid';
+  if (code !== undefined) return `error_${code.toLowerCase()}`;
+  return 'unknown_error';
+}
+
+/**
+ * The error kind for an open connection that closed before we were done with it. Pure.
+ * ws reports socket errors on an open connection only as close code 1006, so the code usually decides.
+ */
+export function classifyClose(code: number, error: Error | undefined): string {
+  const c = (error as { code?: unknown } | undefined)?.code;
+  if (c === 'ECONNRESET' || c === 'EPIPE') return 'connection_reset';
+  if (typeof c === 'string' && c.startsWith('WS_ERR_')) return 'protocol_error';
+  return `connection_closed_${code}`;
+}
+
+/** A one-line description of an error for a human (AggregateErrors list their parts). */
+export function describeError(err: unknown): string {
+  const e = (err ?? {}) as ErrorLike;
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (message === '' && Array.isArray(e.errors) && e.errors.length > 0) {
+    return [...new Set(e.errors.map(describeError))].join('; ');
+  }
+  return message !== '' ? message : String(err);
+}
+
+const PHASE_IDLE = 0;
+const PHASE_CONNECTING = 1;
+const PHASE_OPEN = 2;
+const PHASE_CLOSED = 3;
+
+/**
+ * A client connection. Listeners are module-level functions bound once per connection, so nothing
+ * is allocated per message.
+ */
+export class Connection {
+  private ws: WebSocket | undefined;
+  private phase = PHASE_IDLE;
+  private startedAt = 0;
+  private timer: TimerHandle | undefined;
+  /** The kind decided before the socket reported (timeout, HTTP status), which wins over its error. */
+  private failKind: string | undefined;
+  private lastError: Error | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly events: ConnectionEvents,
+    private readonly opts: ConnectionOptions,
+  ) {}
+
+  /** Start the opening handshake; the outcome arrives as `onOpen` or `onConnectFailed`. */
+  open(): void {
+    if (this.phase !== PHASE_IDLE) throw new Error('Connection.open() called twice');
+    this.phase = PHASE_CONNECTING;
+    this.startedAt = this.opts.clock.now();
+    let ws: WebSocket;
+    try {
+      // No compression: the seed's clients do not negotiate it, and it would dominate client CPU.
+      ws = new WebSocket(this.url, { perMessageDeflate: false });
+    } catch (err) {
+      // A malformed URL throws synchronously; report it like any other failure, asynchronously.
+      this.phase = PHASE_CLOSED;
+      const error = err instanceof Error ? err : new Error(String(err));
+      queueMicrotask(() => this.events.onConnectFailed(classifyError(error), error));
+      return;
+    }
+    this.ws = ws;
+    ws.on('open', onWsOpen.bind(this));
+    ws.on('unexpected-response', onWsUnexpectedResponse.bind(this));
+    ws.on('error', onWsError.bind(this));
+    ws.on('close', onWsClose.bind(this));
+    ws.on('message', onWsMessage.bind(this));
+    this.timer = this.opts.clock.setTimeout(onConnectTimeout.bind(this), this.opts.connectTimeoutMs);
+  }
+
+  /** True while frames can be sent. */
+  get isOpen(): boolean {
+    return this.ws !== undefined && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Send a text frame. Returns false (and sends nothing) when the socket is not open. */
+  send(text: string): boolean {
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(text);
+    return true;
+  }
+
+  /** Abandon a handshake in progress, reporting it as `kind` (e.g. on interrupt). */
+  abortConnect(kind: string, message: string): void {
+    if (this.phase !== PHASE_CONNECTING || this.ws === undefined) return;
+    this.failKind ??= kind;
+    this.lastError ??= new Error(message);
+    this.ws.terminate();
+  }
+
+  /**
+   * Start the closing handshake with `code`; if the peer does not complete it within
+   * `closeTimeoutMs`, destroy the socket. `onClose` follows either way.
+   */
+  close(code = 1000): void {
+    const ws = this.ws;
+    if (this.phase === PHASE_CONNECTING) {
+      this.abortConnect('connect_aborted', 'closed before the handshake completed');
+      return;
+    }
+    if (this.phase !== PHASE_OPEN || ws === undefined || this.timer !== undefined) return;
+    if (ws.readyState === WebSocket.OPEN) ws.close(code);
+    this.timer = this.opts.clock.setTimeout(onCloseTimeout.bind(this), this.opts.closeTimeoutMs);
+  }
+
+  /** Destroy the socket now; `onClose` (or `onConnectFailed`) follows. */
+  terminate(): void {
+    if (this.phase === PHASE_CONNECTING || this.phase === PHASE_OPEN) this.ws?.terminate();
+  }
+
+  /** @internal */ handleOpen(): void {
+    this.cancelTimer();
+    this.phase = PHASE_OPEN;
+    this.events.onOpen(this.opts.clock.now() - this.startedAt);
+  }
+
+  /** @internal */ handleUnexpectedResponse(status: number, statusMessage: string): void {
+    this.failKind ??= `handshake_rejected_${status}`;
+    this.lastError ??= new Error(`handshake rejected: HTTP ${status}${statusMessage ? ` ${statusMessage}` : ''}`);
+    // ws leaves the request to us when we listen for 'unexpected-response': abort it.
+    this.ws?.terminate();
+  }
+
+  /** @internal */ handleError(err: Error): void {
+    // ws always follows 'error' with 'close'; the outcome is reported there.
+    this.lastError ??= err;
+  }
+
+  /** @internal */ handleClose(code: number): void {
+    this.cancelTimer();
+    const phase = this.phase;
+    this.phase = PHASE_CLOSED;
+    if (phase === PHASE_CONNECTING) {
+      const error = this.lastError ?? new Error(`connection closed during the handshake (code ${code})`);
+      this.events.onConnectFailed(this.failKind ?? classifyError(error), error);
+    } else if (phase === PHASE_OPEN) {
+      this.events.onClose(code, this.lastError);
+    }
+  }
+
+  /** @internal */ handleConnectTimeout(): void {
+    this.timer = undefined;
+    this.abortConnect('connect_timeout', `opening handshake timed out after ${this.opts.connectTimeoutMs} ms`);
+  }
+
+  /** @internal */ handleCloseTimeout(): void {
+    this.timer = undefined;
+    this.ws?.terminate();
+  }
+
+  /** @internal */ handleMessage(data: Buffer): void {
+    this.events.onMessage(data);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== undefined) {
+      this.timer.cancel();
+      this.timer = undefined;
+    }
+  }
+}
+
+function onWsOpen(this: Connection): void {
+  this.handleOpen();
+}
+
+function onWsUnexpectedResponse(this: Connection, _req: unknown, res: { statusCode?: number; statusMessage?: string }): void {
+  this.handleUnexpectedResponse(res.statusCode ?? 0, res.statusMessage ?? '');
+}
+
+function onWsError(this: Connection, err: Error): void {
+  this.handleError(err);
+}
+
+function onWsClose(this: Connection, code: number): void {
+  this.handleClose(code);
+}
+
+function onWsMessage(this: Connection, data: WebSocket.RawData): void {
+  // binaryType is 'nodebuffer': ws hands over one Buffer, fragments already joined.
+  this.handleMessage(data as Buffer);
+}
+
+function onConnectTimeout(this: Connection): void {
+  this.handleConnectTimeout();
+}
+
+function onCloseTimeout(this: Connection): void {
+  this.handleCloseTimeout();
+}

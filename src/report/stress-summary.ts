@@ -1,0 +1,107 @@
+/**
+ * The figures of a stress run, computed once from its metrics snapshot, for the text and JSON
+ * reporters. Pure: reads a snapshot, touches nothing else.
+ */
+import { summarizeSnapshot, type LatencySummary, type MetricsSnapshot } from '../metrics/index.js';
+
+/** Latency figures in milliseconds (microsecond resolution). All 0 when `count` is 0. */
+export interface LatencyFigures {
+  count: number;
+  avg: number;
+  min: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface StressSummary {
+  /** The whole run: from the first handshake started to the last connection closed. */
+  durationSec: number;
+  connections: {
+    attempted: number;
+    /** Handshake completed. */
+    successful: number;
+    /** Handshake failed (the kinds are in `errors`). */
+    failed: number;
+    /** Opened, then closed by the server or the network before the client was done. */
+    dropped: number;
+    /** Sent every request and got the `disconnect_ack`. */
+    completed: number;
+    /** successful / attempted × 100; 0 when nothing was attempted. */
+    successRate: number;
+  };
+  messages: {
+    sent: number;
+    /** Replies matched by id to a request. */
+    received: number;
+    /** received / durationSec. */
+    perSecond: number;
+    /** No reply within the reply timeout (= errors.reply_timeout). */
+    timedOut: number;
+    /** In flight when the connection closed (dropped, or interrupted). */
+    lost: number;
+    /** timedOut + lost; sent = received + unanswered. */
+    unanswered: number;
+    /** Inbound messages that matched no pending request (includes `late`). */
+    unsolicited: number;
+    /** Replies to one of our ids that was no longer pending (after its timeout; duplicates). */
+    late: number;
+    bytesSent: number;
+    bytesReceived: number;
+  };
+  latency: LatencyFigures;
+  latencyByType: Record<string, LatencyFigures>;
+  connect: LatencyFigures;
+  errors: Record<string, number>;
+}
+
+/** Request types of the stress scenario, in report order. */
+export const STRESS_MESSAGE_TYPES = ['ping', 'agent_message'] as const;
+
+function figures(s: LatencySummary | undefined): LatencyFigures {
+  if (s === undefined) return { count: 0, avg: 0, min: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+  return { count: s.count, avg: s.mean, min: s.min, p50: s.p50, p95: s.p95, p99: s.p99, p999: s.p999, max: s.max };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+export function summarizeStress(snapshot: MetricsSnapshot): StressSummary {
+  const s = summarizeSnapshot(snapshot);
+  const c = (name: string): number => s.counters[name] ?? 0;
+  const attempted = c('connections.attempted');
+  const successful = c('connections.successful');
+  const received = c('messages.received');
+  const timedOut = s.errors.reply_timeout ?? 0;
+  const lost = c('messages.lost');
+  const latencyByType: Record<string, LatencyFigures> = {};
+  for (const type of STRESS_MESSAGE_TYPES) latencyByType[type] = figures(s.latency[`ws.rtt.${type}`]);
+  return {
+    durationSec: s.durationSec,
+    connections: {
+      attempted,
+      successful,
+      failed: c('connections.failed'),
+      dropped: c('connections.dropped'),
+      completed: c('connections.completed'),
+      successRate: attempted > 0 ? round2((successful / attempted) * 100) : 0,
+    },
+    messages: {
+      sent: c('messages.sent'),
+      received,
+      perSecond: s.durationSec > 0 ? round2(received / s.durationSec) : 0,
+      timedOut,
+      lost,
+      unanswered: timedOut + lost,
+      unsolicited: c('messages.unsolicited'),
+      late: c('messages.late'),
+      bytesSent: c('bytes.sent'),
+      bytesReceived: c('bytes.received'),
+    },
+    latency: figures(s.latency['ws.rtt']),
+    latencyByType,
+    connect: figures(s.latency['ws.connect']),
+    errors: s.errors,
+  };
+}
