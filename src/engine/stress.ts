@@ -467,7 +467,9 @@ class Session implements ConnectionEvents {
     this.abandonPending();
     const run = this.run;
     const id = this.sentCount + 1;
-    this.conn.send(DISCONNECT_PREFIX + id + '}');
+    const text = DISCONNECT_PREFIX + id + '}';
+    this.conn.send(text);
+    run.bytesSent.value += text.length;
     this.disconnectId = id;
     this.disconnectDeadline = run.clock.now() + run.opts.disconnectTimeoutMs;
   }

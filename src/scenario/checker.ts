@@ -45,7 +45,8 @@ export class Checker {
     for (const key of Object.keys(obj)) {
       if (known.includes(key)) continue;
       const hint = didYouMean(key, known);
-      const where = formatPath(path);
+      // Config paths read as users write them in messages: phases[2], not config.phases[2].
+      const where = formatPath(path[0] === 'config' ? path.slice(1) : path);
       const message = `unknown ${what} '${key}'${where ? ` in ${where}` : ''}`;
       if (lenient && hint === undefined) this.warnAtKey([...path, key], `${message}; it is ignored`);
       else this.errorAtKey([...path, key], message, hint);

@@ -111,6 +111,10 @@ function checkKeys(ck: Checker, path: Path, spec: Record<string, unknown>, known
     }
   }
   const before = ck.problems.errorCount;
+  if (what === 'match' && 'as' in spec) {
+    ck.errorAtKey([...path, 'as'], `a match does not store values: 'as' belongs to capture`, 'to keep the value, use capture: { json, as }');
+    known = [...known, 'as'];
+  }
   ck.unknownKeys(path, spec, known, `${what} key`);
   return ck.problems.errorCount === before;
 }

@@ -32,9 +32,9 @@ async function typescriptImporter(): Promise<ScopedImport> {
   return tsImporter;
 }
 
-// Kept out of reach of bundlers and test transformers that rewrite `import()` expressions: the
-// processor must be loaded by Node itself, with Node's CommonJS/ESM rules.
-const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+// Plain `import()`: Node applies its own CommonJS/ESM rules (package.json "type", .cjs/.mjs), and
+// CommonJS `module.exports` arrives as `default` plus the names cjs-module-lexer detects.
+const nativeImport = (specifier: string): Promise<unknown> => import(specifier);
 
 export interface LoadedProcessor {
   readonly module: unknown;
@@ -88,5 +88,9 @@ function firstLine(err: unknown): string {
   const lines = message.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   // esbuild (through tsx) puts the useful part on an "ERROR:" line.
   const esbuild = lines.find((l) => l.includes('ERROR:'));
-  return (esbuild ?? lines[0] ?? 'unknown error').replace(/^.*?ERROR:\s*/, '');
+  if (esbuild) {
+    const m = /^(?:.*[\\/])?([^\\/]+?):(\d+):(\d+): ERROR: (.*)$/.exec(esbuild);
+    return m ? `${m[4]} (${m[1]}:${m[2]}:${m[3]})` : esbuild.replace(/^.*?ERROR:\s*/, '');
+  }
+  return lines[0] ?? 'unknown error';
 }

@@ -13,6 +13,7 @@
  *   the very same object (no copy).
  */
 import type { Path } from './source.js';
+import { didYouMean } from './suggest.js';
 
 export type Vars = Record<string, unknown>;
 
@@ -163,11 +164,10 @@ function compileString(text: string, path: Path, onIssue: (issue: TemplateIssue)
       const fn = TEMPLATE_FUNCTIONS[name];
       if (!fn) {
         const known = Object.keys(TEMPLATE_FUNCTIONS);
-        const close = known.find((k) => k.toLowerCase() === name.toLowerCase());
         onIssue({
           severity: 'error',
           message: `unknown template function '${name}'`,
-          hint: close ? `did you mean '${close}'?` : `use one of ${known.map((k) => `${k}()`).join(', ')}`,
+          hint: didYouMean(name, known) ?? `use one of ${known.map((k) => `${k}()`).join(', ')}`,
           path,
         });
         broken = true;

@@ -7,7 +7,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
-import { runStress, type StressOptions, type StressProgress } from '../../engine/stress.js';
+import { runStress, type StressOptions, type StressProgress, type StressResult } from '../../engine/stress.js';
 import { ExitCode, usageError, WsloadError } from '../../errors.js';
 import { buildStressJson, type StressJsonOptions } from '../../report/stress-json.js';
 import { summarizeStress, type StressSummary } from '../../report/stress-summary.js';
@@ -216,7 +216,8 @@ export function register(program: Command, ctx: CliContext): void {
 /** Seconds between progress lines. */
 const PROGRESS_EVERY_S = 5;
 
-function progressLine(p: StressProgress): string {
+/** One progress line for stderr (with its newline). */
+export function formatProgressLine(p: StressProgress): string {
   const sec = Math.round(p.elapsedMs / 1000);
   const p50 = p.p50Ms === undefined ? '' : ` · p50 ${p.p50Ms.toFixed(1)}ms`;
   const errors = p.errors > 0 ? ` · errors ${p.errors}` : '';
@@ -247,7 +248,7 @@ async function stressCommand(plan: StressPlan, ctx: CliContext, version: string)
   const abort = new AbortController();
   void ctx.interrupted.then(() => abort.abort());
 
-  let result;
+  let result: StressResult;
   try {
     if (!plan.quiet) {
       const note = server === undefined ? '' : ` (embedded reference server${plan.urlGiven ? '; --url ignored' : ''})`;
@@ -258,7 +259,7 @@ async function stressCommand(plan: StressPlan, ctx: CliContext, version: string)
       const sec = Math.round(p.elapsedMs / 1000);
       if (sec - lastPrinted < PROGRESS_EVERY_S) return;
       lastPrinted = sec;
-      ctx.stderr.write(progressLine(p));
+      ctx.stderr.write(formatProgressLine(p));
     };
     result = await runStress({ ...o, url }, { signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
   } finally {
@@ -267,6 +268,11 @@ async function stressCommand(plan: StressPlan, ctx: CliContext, version: string)
 
   const summary = summarizeStress(result.snapshot);
   const unreachable = !result.aborted && isUnreachable(summary);
+  // Unreachable: one clear line and no summary (main prints the error).
+  if (!unreachable) {
+    const text = formatStressText(summary, { interrupted: result.aborted });
+    (plan.json === '-' ? ctx.stderr : ctx.stdout).write(text);
+  }
   if (plan.json !== undefined) {
     const options: StressJsonOptions = { ...o, url, preset: plan.preset ?? null, serve: plan.serve };
     const report = buildStressJson({
@@ -277,9 +283,7 @@ async function stressCommand(plan: StressPlan, ctx: CliContext, version: string)
       summary,
       snapshot: result.snapshot,
     });
-    const text = `${JSON.stringify(report, null, 2)}\n`;
-    if (plan.json === '-') ctx.stdout.write(text);
-    else await writeFile(plan.json, text);
+    await writeReport(plan.json, `${JSON.stringify(report, null, 2)}\n`, ctx);
   }
 
   if (unreachable) {
@@ -287,14 +291,23 @@ async function stressCommand(plan: StressPlan, ctx: CliContext, version: string)
     throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${url}: ${reason}`,
       server === undefined ? { hint: 'is the server running? try --serve' } : {});
   }
-
-  const text = formatStressText(summary, { interrupted: result.aborted });
-  (plan.json === '-' ? ctx.stderr : ctx.stdout).write(text);
-
   if (result.aborted) {
     ctx.setExitCode(ExitCode.Interrupted);
   } else if (summary.connections.successful === 0 && summary.connections.attempted > 0) {
     const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${errorLabel(k)}: ${n}`);
     throw new WsloadError('WSLOAD_RUN_FAILED', `no connection succeeded (${kinds.join(', ')})`);
+  }
+}
+
+/** Write the JSON report to a file, or to stdout for "-". */
+async function writeReport(target: string, text: string, ctx: CliContext): Promise<void> {
+  if (target === '-') {
+    ctx.stdout.write(text);
+    return;
+  }
+  try {
+    await writeFile(target, text);
+  } catch (err) {
+    throw new WsloadError('WSLOAD_RUN_FAILED', `cannot write the --json report to ${target}: ${(err as Error).message}`, { cause: err });
   }
 }
