@@ -229,7 +229,7 @@ class ScriptValidator {
       const envConfig = isRecord(envs) ? envs[name] : undefined;
       if (envConfig === undefined) {
         const hint = didYouMean(name, defined) ?? (defined.length ? `defined: ${defined.join(', ')}` : 'the script has no config.environments');
-        ck.error(isRecord(envs) ? ['config', 'environments'] : ['config'], `environment '${name}' is not defined in config.environments`, hint);
+        ck.errorAtKey(isRecord(envs) ? ['config', 'environments'] : ['config'], `environment '${name}' is not defined in config.environments`, hint);
       } else if (!isRecord(envConfig)) {
         ck.error(['config', 'environments', name], `environments.${name} must be a mapping of config keys, got ${describe(envConfig)}`);
       } else {

@@ -48,7 +48,7 @@ describe('YAML itself', () => {
 
   it('locates problems in JSON scripts too', async () => {
     expect(await problems('{"config": {"target": "ws://a/ws"},\n "scenarios": [{"engine": "ws", "flow": [{"send": "x"}, {"sned": 1}]}]}')).toEqual([
-      "s.yml:2:60: error: unknown step 'sned' — did you mean 'send'?",
+      "s.yml:2:58: error: unknown step 'sned' — did you mean 'send'?",
     ]);
   });
 });
@@ -56,13 +56,13 @@ describe('YAML itself', () => {
 describe('config', () => {
   it('refuses an environment the script does not define', async () => {
     const text = 'config:\n  target: ws://a/ws\n  environments:\n    staging: {target: ws://b/ws}\n    production: {target: ws://c/ws}\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n';
-    expect(await problems(text, { environment: 'prod' })).toEqual(["s.yml:4:5: error: environment 'prod' is not defined in config.environments — defined: staging, production"]);
-    expect(await problems(text, { environment: 'stagin' })).toEqual(["s.yml:4:5: error: environment 'stagin' is not defined in config.environments — did you mean 'staging'?"]);
+    expect(await problems(text, { environment: 'prod' })).toEqual(["s.yml:3:3: error: environment 'prod' is not defined in config.environments — defined: staging, production"]);
+    expect(await problems(text, { environment: 'stagin' })).toEqual(["s.yml:3:3: error: environment 'stagin' is not defined in config.environments — did you mean 'staging'?"]);
   });
 
   it('places problems of an environment in the environment block', async () => {
     const text = 'config:\n  target: ws://a/ws\n  phases:\n    - {duration: 1, arrivalRate: 1}\n  environments:\n    ci:\n      phases:\n        - duration: 0\n          arrivalRate: 1\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n';
-    expect(await problems(text, { environment: 'ci' })).toEqual(["s.yml:8:19: error: phases[0].duration must be a positive number or a duration like '30s', got 0"]);
+    expect(await problems(text, { environment: 'ci' })).toEqual(["s.yml:8:21: error: phases[0].duration must be a positive number or a duration like '30s', got 0"]);
     expect(await problems(text)).toEqual([]);
   });
 
@@ -94,12 +94,12 @@ describe('config', () => {
     expect(await problems(text)).toEqual([
       's.yml:4:7: error: phases[0] has rampTo but no arrivalRate to ramp from',
       "s.yml:5:7: error: phases[1] needs a duration, e.g. duration: 60 or duration: '5m'",
-      's.yml:6:34: error: phases[2].arrivalRate must be a number >= 0, got -1',
-      's.yml:7:35: error: phases[3].arrivalCount must be a whole number >= 0, got 2.5',
+      's.yml:6:35: error: phases[2].arrivalRate must be a number >= 0, got -1',
+      's.yml:7:36: error: phases[3].arrivalCount must be a whole number >= 0, got 2.5',
       's.yml:8:22: warning: phases[4] has arrivalCount, so arrivalRate is ignored',
       's.yml:9:19: warning: phases[5] is a pause, so arrivalRate is ignored',
-      's.yml:10:47: error: phases[6].maxVusers must be a whole number > 0, got 0',
-      "s.yml:10:61: error: phases[6].mode must be 'uniform' or 'poisson', got 'linear'",
+      's.yml:10:49: error: phases[6].maxVusers must be a whole number > 0, got 0',
+      "s.yml:10:58: error: phases[6].mode must be 'uniform' or 'poisson', got 'linear'",
       "s.yml:11:7: error: phases[7] must be a mapping like { duration: 60, arrivalRate: 10 }, got '60'",
     ]);
   });
@@ -200,7 +200,7 @@ describe('steps', () => {
     ['two actions', '      - send: hi\n        think: 1\n', ["s.yml:7:9: error: a step does one thing: this one has both 'send' and 'think' — split it into two steps"]],
     ['a typo next to an action', '      - think: 1\n        jiter: 5\n', ["s.yml:7:9: error: unknown key 'jiter' in a think step — did you mean 'jitter'?"]],
     ['a structured send typo', '      - send:\n          payload: hi\n          match: {json: $.a, value: 1}\n          timout: 2\n', ["s.yml:9:11: error: unknown send key 'timout' in scenarios[0].flow[0].send — did you mean 'timeout'?"]],
-    ['bad hex', '      - sendBinary: {hex: "abc"}\n', ["s.yml:6:28: error: sendBinary.hex must be pairs of hex digits, got 'abc'"]],
+    ['bad hex', '      - sendBinary: {hex: "abc"}\n', ["s.yml:6:27: error: sendBinary.hex must be pairs of hex digits, got 'abc'"]],
     ['base64 and hex', '      - sendBinary: {hex: "ab", base64: "qw=="}\n', ['s.yml:6:21: error: sendBinary takes base64 or hex, not both']],
     ['a wait with nothing to wait for', '      - wait: {timeout: 3}\n', ['s.yml:6:15: error: wait needs match or capture: it waits for a message that satisfies them']],
     ['an unsupported JSONPath', '      - wait: {match: {json: "$.a[?(@.b)]", value: 1}}\n', ["s.yml:6:30: error: '[?(@.b)]' is not supported in JSONPath '$.a[?(@.b)]'; wsload supports $.a.b, $.a[0], $['a'], $.a[*] and $..a"]],
