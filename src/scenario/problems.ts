@@ -40,10 +40,11 @@ export class ScriptError extends WsloadError {
     const sorted = sortProblems(problems);
     const errors = sorted.filter((p) => p.severity === 'error');
     const first = errors[0] ?? sorted[0];
-    const count = errors.length === 1 ? '1 error' : `${errors.length} errors`;
-    super('WSLOAD_SCRIPT', errors.length === 1 && first ? first.message : `${file}: ${count} in the script`, {
+    // One line for callers that print only the error: the first problem, and how many follow.
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''}: run 'wsload validate ${file}')` : '';
+    super('WSLOAD_SCRIPT', first ? `${first.message}${more}` : `${file}: invalid script`, {
       ...(first ? { location: first.location } : {}),
-      ...(errors.length === 1 && first?.hint ? { hint: first.hint } : {}),
+      ...(first?.hint ? { hint: first.hint } : {}),
     });
     this.name = 'ScriptError';
     this.file = file;

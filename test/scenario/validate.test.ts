@@ -32,7 +32,9 @@ describe('a script full of mistakes (typos.yml)', () => {
       `${f}:35:16: error: loop count must be a whole number, a range like '1-10', or a template, got 'many'`,
       `${f}:36:5: error: scenario 'Plain HTTP' uses the http engine; wsload runs only engine: ws — add 'engine: ws' to the scenario (or to config)`,
     ]);
-    expect((err as ScriptError).message).toBe(`${f}: 10 errors in the script`);
+    expect((err as ScriptError).toLine()).toBe(
+      `${f}:6:17: phases[1].duration must be a positive number or a duration like '30s', got 'abc' (and 9 more errors: run 'wsload validate ${f}')`,
+    );
   });
 });
 
