@@ -765,12 +765,14 @@ class ScriptValidator {
     let connect: ConnectPlan | undefined;
     let rest = flat;
     const first = flat[0];
-    if (first && isRecord(first.value) && first.value.connect !== undefined) {
-      connect = this.connect(first.path, first.value, conn, target);
+    const explicit = first !== undefined && isRecord(first.value) && first.value.connect !== undefined;
+    if (explicit) {
+      connect = this.connect(first.path, first.value as Record<string, unknown>, conn, target);
       rest = flat.slice(1);
     }
-    if (!connect) {
-      if (target === undefined) return 'needs-target';
+    let needsTarget = false;
+    if (!connect && !explicit && target === undefined) needsTarget = true;
+    else if (!connect && !explicit && target !== undefined) {
       connect = {
         target: compileTemplate(target),
         subprotocols: conn.subprotocols,
@@ -781,6 +783,8 @@ class ScriptValidator {
       };
     }
     const steps = this.steps(rest);
+    if (needsTarget) return 'needs-target';
+    if (!connect) return undefined;
     if (flat.length === 0) ck.warn([...path, 'flow'], `${label} has an empty flow: each virtual user connects and leaves`);
     if (ck.problems.errorCount > before) return undefined;
     return {

@@ -161,6 +161,10 @@ describe('config', () => {
       's.yml:1:1: error: no target: config.target is not set — set config.target, pass --target, or start the flow with connect: ws://…',
     ]);
     expect(await problems('scenarios:\n  - engine: ws\n    flow:\n      - connect: ws://h/ws\n      - send: hi\n')).toEqual([]);
+    expect(await problems('scenarios:\n  - engine: ws\n    flow:\n      - sned: hi\n')).toEqual([
+      's.yml:1:1: error: no target: config.target is not set — set config.target, pass --target, or start the flow with connect: ws://…',
+      "s.yml:4:9: error: unknown step 'sned' — did you mean 'send'?",
+    ]);
     expect(await problems('config:\n  target: http//oops\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n')).toEqual([
       "s.yml:2:11: error: target 'http//oops' is not a valid URL — write it like 'ws://localhost:8000/ws'",
     ]);
