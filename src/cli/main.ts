@@ -8,6 +8,10 @@ import { ExitCode, WsloadError } from '../errors.js';
 import { createContext, type CliContext } from './context.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerStress } from './commands/stress.js';
+import { register as registerRun } from './commands/run.js';
+import { register as registerValidate } from './commands/validate.js';
+import { register as registerReport } from './commands/report.js';
+import { register as registerCompare } from './commands/compare.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -33,11 +37,18 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride();
   registerServe(program, ctx);
   registerStress(program, ctx);
+  registerRun(program, ctx);
+  registerValidate(program, ctx);
+  registerReport(program, ctx);
+  registerCompare(program, ctx);
   program.addHelpText('after', `
 Examples:
   $ wsload stress --serve                      quick stress run against the embedded reference server
   $ wsload serve --port 8000                   run the reference server on ws://127.0.0.1:8000/ws
   $ wsload stress --url ws://localhost:8000/ws -c 500 -m 20
+  $ wsload run scenarios/ymera.yml -e quick --serve
+                                               the seed's Artillery scenario, every message timed
+  $ wsload validate scenarios/ymera.yml        check a script: every problem at file:line:col
 
 Exit codes: 0 ok, 1 run failed (e.g. target unreachable), 2 usage or config error, 130 interrupted.
 Docs: docs/README.md`);

@@ -13,8 +13,8 @@ export interface ConnectionEvents {
   onOpen(handshakeMs: number): void;
   /** The handshake failed; the socket is gone. `kind` is from `classifyError`. Called at most once. */
   onConnectFailed(kind: string, error: Error): void;
-  /** A data frame arrived (text or binary; the payload bytes). */
-  onMessage(data: Buffer): void;
+  /** A data frame arrived: the payload bytes, and whether it was a binary frame. */
+  onMessage(data: Buffer, isBinary: boolean): void;
   /**
    * The open connection closed, whoever closed it: `code` from the close frame (1006 when the socket
    * went away without one) and the socket error that preceded it, if any. Called once, after `onOpen`.
@@ -28,6 +28,13 @@ export interface ConnectionOptions {
   /** Bound on the closing handshake after `close()`; then the socket is destroyed. */
   closeTimeoutMs: number;
   clock: Clock;
+  /** `Sec-WebSocket-Protocol` values to offer (none by default). */
+  subprotocols?: readonly string[];
+  /**
+   * Extra `ws` client options (handshake `headers`, TLS `rejectUnauthorized`, `maxPayload`, …), as a
+   * script's `config.ws` / `config.tls` give them. Compression stays off unless they turn it on.
+   */
+  wsOptions?: Readonly<WebSocket.ClientOptions>;
 }
 
 /** Kinds that mean "the target could not be reached at all" (as opposed to "it refused us"). */
@@ -130,7 +137,9 @@ export class Connection {
     let ws: WebSocket;
     try {
       // No compression: the seed's clients do not negotiate it, and it would dominate client CPU.
-      ws = new WebSocket(this.url, { perMessageDeflate: false });
+      const options: WebSocket.ClientOptions = { perMessageDeflate: false, ...this.opts.wsOptions };
+      const protocols = this.opts.subprotocols;
+      ws = protocols !== undefined && protocols.length > 0 ? new WebSocket(this.url, [...protocols], options) : new WebSocket(this.url, options);
     } catch (err) {
       // A malformed URL throws synchronously; report it like any other failure, asynchronously.
       this.phase = PHASE_CLOSED;
@@ -158,6 +167,19 @@ export class Connection {
     if (ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(text);
     return true;
+  }
+
+  /** Send a binary frame. Returns false (and sends nothing) when the socket is not open. */
+  sendBinary(data: Buffer): boolean {
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(data, { binary: true });
+    return true;
+  }
+
+  /** The underlying `ws` socket (Artillery hands it to processor functions as `context.ws`). */
+  get socket(): WebSocket | undefined {
+    return this.ws;
   }
 
   /** Abandon a handshake in progress, reporting it as `kind` (e.g. on interrupt). */
@@ -228,8 +250,8 @@ export class Connection {
     this.ws?.terminate();
   }
 
-  /** @internal */ handleMessage(data: Buffer): void {
-    this.events.onMessage(data);
+  /** @internal */ handleMessage(data: Buffer, isBinary: boolean): void {
+    this.events.onMessage(data, isBinary);
   }
 
   private cancelTimer(): void {
@@ -256,9 +278,9 @@ function onWsClose(this: Connection, code: number): void {
   this.handleClose(code);
 }
 
-function onWsMessage(this: Connection, data: WebSocket.RawData): void {
+function onWsMessage(this: Connection, data: WebSocket.RawData, isBinary: boolean): void {
   // binaryType is 'nodebuffer': ws hands over one Buffer, fragments already joined.
-  this.handleMessage(data as Buffer);
+  this.handleMessage(data as Buffer, isBinary);
 }
 
 function onConnectTimeout(this: Connection): void {

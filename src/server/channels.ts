@@ -2,7 +2,7 @@
  * The channel → subscribers index used for publish fan-out. A connection's own subscription set lives on
  * the peer; this index is the reverse direction, and the two are only ever changed together here.
  */
-import { WebSocket } from 'ws';
+import { deliver } from './backpressure.js';
 import type { Peer } from './peer.js';
 
 /** Send options for a pre-encoded text frame: a Buffer would otherwise go out as a binary frame. */
@@ -39,7 +39,9 @@ export class ChannelIndex {
 
   /**
    * Send one already-serialized text frame to every open subscriber of `channel` and return how many
-   * were sent. The JSON is encoded to bytes once, not once per subscriber.
+   * were sent. The JSON is encoded to bytes once, not once per subscriber, and every write queue holds the
+   * same Buffer. A closing peer (it stays indexed until its 'close' event) or one closed here for not
+   * reading (backpressure) is not a recipient.
    */
   publish(channel: string, json: string): number {
     const set = this.subscribers.get(channel);
@@ -47,10 +49,7 @@ export class ChannelIndex {
     const frame = Buffer.from(json);
     let recipients = 0;
     for (const peer of set) {
-      // A closing peer stays indexed until its 'close' event; it is not a recipient.
-      if (peer.readyState !== WebSocket.OPEN) continue;
-      peer.send(frame, TEXT_FRAME);
-      recipients++;
+      if (deliver(peer, frame, TEXT_FRAME)) recipients++;
     }
     return recipients;
   }

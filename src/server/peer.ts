@@ -4,14 +4,25 @@
  */
 import { WebSocket } from 'ws';
 import type { ChannelIndex } from './channels.js';
+import type { ServerStats } from './metrics.js';
 
 /** State shared by every connection of one server: what a handler needs beyond its own socket. */
 export interface Hub {
   readonly channels: ChannelIndex;
+  readonly stats: ServerStats;
   /** Fixed delay before a frame is handled (0 = handle at once). */
   readonly replyDelayMs: number;
-  /** Frames received since start, text and binary; reported by /healthz. */
-  messagesReceived: number;
+  /** Time every reply into the latency histogram (metrics on). */
+  readonly timeReplies: boolean;
+  readonly maxSubscriptions: number;
+  readonly maxChannelLength: number;
+  /** Messages per second per connection; 0 = off. Also the bucket's capacity (one second of burst). */
+  readonly rateLimit: number;
+  /** `rateLimit` per millisecond: what the bucket refills by. */
+  readonly rateLimitPerMs: number;
+  /** The `rate_limited` error reply, serialized once. */
+  readonly rateLimitedReply: string;
+  readonly maxBufferedBytes: number;
   readonly log: ((line: string) => void) | undefined;
   /** Called when the last connection closes while the server is shutting down. */
   onDrained: (() => void) | undefined;
@@ -24,6 +35,8 @@ export interface DelayedFrame {
   readonly peer: Peer;
   readonly data: Buffer;
   readonly isBinary: boolean;
+  /** `performance.now()` when it arrived, for the reply-latency histogram. */
+  readonly receivedAt: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -39,4 +52,25 @@ export class Peer extends WebSocket {
   /** Frames delayed by `replyDelayMs`; allocated only when a delay is configured. */
   delayed: Set<DelayedFrame> | undefined = undefined;
   hub!: Hub;
+  /** `performance.now()` of the last message from the peer (idle timeout). */
+  lastMessageAt = 0;
+  /** `performance.now()` of the frame being handled (reply latency). */
+  receivedAt = 0;
+  /** Rate-limit token bucket: tokens left, and when it was last refilled. */
+  tokens = 0;
+  bucketAt = 0;
+  /** Start and latest drop of the current over-the-limit episode; -Infinity when there is none. */
+  limitedSince = Number.NEGATIVE_INFINITY;
+  lastLimitedAt = Number.NEGATIVE_INFINITY;
+  /** The code the server closed with, when it closed first (counted instead of what the peer echoes). */
+  closeCodeSent = 0;
+  /** Terminates a peer that did not finish the close handshake after a backpressure close. */
+  closeTimer: NodeJS.Timeout | undefined = undefined;
+}
+
+/** Close `peer` with `code`, remembering that the server chose it. A no-op unless the peer is open. */
+export function closePeer(peer: Peer, code: number, reason: string): void {
+  if (peer.readyState !== WebSocket.OPEN) return;
+  peer.closeCodeSent = code;
+  peer.close(code, reason);
 }

@@ -7,8 +7,10 @@
  * Replies list `type` first and `id` second; undefined fields (no id, no timestamp) vanish in stringify.
  */
 import type { RawData } from 'ws';
-import { CloseCode, type ProtocolErrorCode } from '../protocol/messages.js';
-import type { Peer } from './peer.js';
+import { CloseCode } from '../protocol/messages.js';
+import { deliver } from './backpressure.js';
+import { Received, type ServerErrorCode } from './metrics.js';
+import { closePeer, type Peer } from './peer.js';
 
 /** Every request type, in the order the docs list them; named in `unknown_type` errors. */
 export const REQUEST_TYPES = ['ping', 'subscribe', 'unsubscribe', 'publish', 'agent_message', 'disconnect'] as const;
@@ -21,12 +23,17 @@ export const DISCONNECT_REASON = 'client requested disconnect';
 /** A parsed request: any JSON object. Fields are checked where they are used. */
 type Request = Record<string, unknown>;
 
+/** Sent when a request cannot be serialized back: V8 parses any depth, but stringify recurses. */
+const TOO_DEEP_MESSAGE = 'message is nested too deeply to handle; keep JSON nesting to a few hundred levels';
+
 /**
- * Handle one frame from `peer`. Never throws on bad input: every problem becomes an error reply.
+ * Handle one frame from `peer`. Never throws: every problem becomes an error reply.
  * @param data the frame payload (a Buffer: the server keeps ws' default `binaryType`)
  */
 export function handleFrame(peer: Peer, data: RawData, isBinary: boolean): void {
+  const stats = peer.hub.stats;
   if (isBinary) {
+    stats.received[Received.binary]++;
     sendError(peer, undefined, 'binary_not_supported', 'binary frames are not supported; send one JSON object per text frame');
     return;
   }
@@ -35,28 +42,59 @@ export function handleFrame(peer: Peer, data: RawData, isBinary: boolean): void 
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch {
-    // Fixed wording: V8's parse messages change between Node versions and tests assert this text.
-    sendError(peer, undefined, 'invalid_json', 'frame is not valid JSON; send one JSON object per text frame');
+  } catch (err) {
+    stats.received[Received.invalid]++;
+    if (err instanceof RangeError) {
+      sendError(peer, undefined, 'nesting_too_deep', TOO_DEEP_MESSAGE);
+    } else {
+      // Fixed wording: V8's parse messages change between Node versions and tests assert this text.
+      sendError(peer, undefined, 'invalid_json', 'frame is not valid JSON; send one JSON object per text frame');
+    }
     return;
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    stats.received[Received.invalid]++;
     sendError(peer, undefined, 'not_an_object', `expected a JSON object, got ${describe(parsed)}`);
     return;
   }
-  handleRequest(peer, parsed as Request);
+  const req = parsed as Request;
+  const id = typeof req.id === 'string' || typeof req.id === 'number' ? req.id : undefined;
+  const timestamp = req.timestamp;
+  if (typeof timestamp === 'object' && timestamp !== null && !serializable(timestamp)) {
+    // It is echoed on every reply; reject it before any subscription or fan-out happens.
+    stats.received[Received.invalid]++;
+    sendError(peer, { id }, 'nesting_too_deep', TOO_DEEP_MESSAGE);
+    return;
+  }
+  try {
+    handleRequest(peer, req);
+  } catch (err) {
+    // A thrown handler would otherwise escape through ws' socket 'data' handler and kill the process.
+    // The usual cause: JSON.stringify hitting the stack limit on deeply nested `data`. Every reply and
+    // fan-out message is serialized before the state change or send it goes with, so a request that
+    // fails here has changed nothing.
+    if (err instanceof RangeError) {
+      sendError(peer, { id }, 'nesting_too_deep', TOO_DEEP_MESSAGE);
+    } else {
+      peer.hub.log?.(`internal error handling a ${typeof req.type === 'string' ? quote(req.type) : 'message'}: ${err instanceof Error ? err.message : String(err)}`);
+      sendError(peer, { id }, 'internal_error', 'the server failed to handle this message');
+    }
+  }
 }
 
 /** Dispatch a request object on its `type`. */
 function handleRequest(peer: Peer, req: Request): void {
+  const received = peer.hub.stats.received;
   const id = req.id;
+  const type = req.type;
   if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') {
+    received[typeof type === 'string' ? receivedSlot(type) : Received.unknown]++;
     // An id we cannot echo would break the client's correlation silently; say so instead.
     sendError(peer, req, 'invalid_field', `"id" must be a string or a number, got ${describe(id)}`, 'id');
     return;
   }
-  const type = req.type;
   if (typeof type !== 'string') {
+    received[Received.unknown]++;
     sendError(peer, req, 'missing_type', type === undefined
       ? 'message has no "type" field'
       : `"type" must be a string, got ${describe(type)}`);
@@ -64,43 +102,65 @@ function handleRequest(peer: Peer, req: Request): void {
   }
   switch (type) {
     case 'ping':
-      reply(peer, { type: 'pong', id, timestamp: req.timestamp });
+      received[Received.ping]++;
+      reply(peer, JSON.stringify({ type: 'pong', id, timestamp: req.timestamp }));
       return;
     case 'subscribe': {
+      received[Received.subscribe]++;
       const channel = channelOf(peer, req);
       if (channel === undefined) return;
+      const subscriptions = peer.subscriptions;
+      if (subscriptions.size >= peer.hub.maxSubscriptions && !subscriptions.has(channel)) {
+        sendError(peer, req, 'too_many_subscriptions',
+          `this connection is subscribed to ${subscriptions.size} channels, the most allowed; unsubscribe from one first`, 'channel');
+        return;
+      }
+      const text = JSON.stringify({ type: 'subscribed', id, channel, timestamp: req.timestamp });
       peer.hub.channels.subscribe(peer, channel);
-      reply(peer, { type: 'subscribed', id, channel, timestamp: req.timestamp });
+      reply(peer, text);
       return;
     }
     case 'unsubscribe': {
+      received[Received.unsubscribe]++;
       const channel = channelOf(peer, req);
       if (channel === undefined) return;
+      const text = JSON.stringify({ type: 'unsubscribed', id, channel, timestamp: req.timestamp });
       peer.hub.channels.unsubscribe(peer, channel);
-      reply(peer, { type: 'unsubscribed', id, channel, timestamp: req.timestamp });
+      reply(peer, text);
       return;
     }
     case 'publish': {
+      received[Received.publish]++;
       const channel = channelOf(peer, req);
       if (channel === undefined) return;
-      // Fan-out first, so a subscribed publisher sees its own message before the `published` receipt.
-      const recipients = peer.hub.channels.publish(channel, JSON.stringify({
-        type: 'message', channel, data: req.data === undefined ? null : req.data,
-      }));
-      reply(peer, { type: 'published', id, channel, recipients, timestamp: req.timestamp });
+      const message = JSON.stringify({ type: 'message', channel, data: req.data === undefined ? null : req.data });
+      // The receipt needs the recipient count, so it is serialized after the fan-out; a `timestamp` that
+      // could make that throw was already rejected at the top. A subscribed publisher sees its own
+      // message before the `published` receipt.
+      const recipients = peer.hub.channels.publish(channel, message);
+      peer.hub.stats.fanoutSent += recipients;
+      reply(peer, JSON.stringify({ type: 'published', id, channel, recipients, timestamp: req.timestamp }));
       return;
     }
     case 'agent_message':
+      received[Received.agent_message]++;
       handleAgentMessage(peer, req);
       return;
     case 'disconnect':
-      reply(peer, { type: 'disconnect_ack', id, timestamp: req.timestamp });
+      received[Received.disconnect]++;
+      reply(peer, JSON.stringify({ type: 'disconnect_ack', id, timestamp: req.timestamp }));
       // Queued behind the ack, so the client always reads the ack before the close frame.
-      peer.close(CloseCode.Normal, DISCONNECT_REASON);
+      closePeer(peer, CloseCode.Normal, DISCONNECT_REASON);
       return;
     default:
+      received[Received.unknown]++;
       sendError(peer, req, 'unknown_type', `unknown type ${quote(type)}; known types: ${KNOWN_TYPES}`);
   }
+}
+
+/** Slot in `received` for a request type string (only used on the rare invalid-id path). */
+function receivedSlot(type: string): number {
+  return (REQUEST_TYPES as readonly string[]).includes(type) ? Received[type as (typeof REQUEST_TYPES)[number]] : Received.unknown;
 }
 
 /**
@@ -124,22 +184,28 @@ function handleAgentMessage(peer: Peer, req: Request): void {
   const action = body.action;
   if (action === undefined) return sendError(peer, req, 'missing_field', 'agent_message requires "payload.action" (a string)', 'payload.action');
   if (typeof action !== 'string') return sendError(peer, req, 'invalid_field', `"payload.action" must be a string, got ${describe(action)}`, 'payload.action');
-  reply(peer, {
+  reply(peer, JSON.stringify({
     type: 'agent_response',
     id: req.id,
     from: to,
     to: from,
     payload: { status: 'processed', action, data: body.data === undefined ? {} : body.data },
     timestamp: req.timestamp !== undefined ? req.timestamp : body.timestamp,
-  });
+  }));
 }
 
 /**
- * The request's `channel` if it is a non-empty string; otherwise send the error and return undefined.
+ * The request's `channel` if it is a non-empty string within `maxChannelLength`; otherwise send the error
+ * and return undefined.
  */
 function channelOf(peer: Peer, req: Request): string | undefined {
   const channel = req.channel;
-  if (typeof channel === 'string' && channel !== '') return channel;
+  if (typeof channel === 'string' && channel !== '') {
+    const max = peer.hub.maxChannelLength;
+    if (channel.length <= max) return channel;
+    sendError(peer, req, 'channel_too_long', `"channel" is ${channel.length} characters long; at most ${max} are allowed`, 'channel');
+    return undefined;
+  }
   if (channel === undefined) {
     sendError(peer, req, 'missing_field', `${req.type as string} requires "channel" (a non-empty string)`, 'channel');
   } else {
@@ -148,25 +214,49 @@ function channelOf(peer: Peer, req: Request): string | undefined {
   return undefined;
 }
 
-/** Serialize and send one reply. */
-function reply(peer: Peer, message: object): void {
-  peer.send(JSON.stringify(message));
+/**
+ * Send one serialized reply (through the backpressure check), count it, and time it from the frame's
+ * arrival when metrics are on.
+ */
+function reply(peer: Peer, text: string): void {
+  const hub = peer.hub;
+  if (!deliver(peer, text, undefined)) return;
+  hub.stats.repliesSent++;
+  if (hub.timeReplies) hub.stats.observeLatency((performance.now() - peer.receivedAt) / 1000);
 }
 
 /**
  * Send an `error` reply. The request's id and timestamp are echoed when the request was an object with
  * a usable id; `field` names the offending field for missing_field / invalid_field.
  */
-function sendError(peer: Peer, req: Request | undefined, code: ProtocolErrorCode, message: string, field?: string): void {
+function sendError(peer: Peer, req: Request | undefined, code: ServerErrorCode, message: string, field?: string): void {
+  peer.hub.stats.countError(code);
   const id = req?.id;
-  reply(peer, {
-    type: 'error',
-    id: typeof id === 'string' || typeof id === 'number' ? id : undefined,
-    code,
-    message,
-    field,
-    timestamp: req?.timestamp,
-  });
+  let text: string;
+  try {
+    text = JSON.stringify({
+      type: 'error',
+      id: typeof id === 'string' || typeof id === 'number' ? id : undefined,
+      code,
+      message,
+      field,
+      timestamp: req?.timestamp,
+    });
+  } catch {
+    // A `timestamp` too deep to serialize: answer without echoing it.
+    text = JSON.stringify({ type: 'error', id: typeof id === 'string' || typeof id === 'number' ? id : undefined, code, message, field });
+  }
+  reply(peer, text);
+}
+
+/** Whether JSON.stringify can serialize `value` (it recurses, so very deep values overflow the stack). */
+function serializable(value: unknown): boolean {
+  try {
+    JSON.stringify(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** "a number", "an array", "null" … for error messages. */

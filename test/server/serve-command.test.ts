@@ -3,14 +3,16 @@
  * interrupt), through `main` for the exit code of a bad flag, and as a real child process stopped with
  * SIGTERM (signal handling and a clean exit 0; needs `npm run build`, which `npm test` runs first).
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { register } from '../../src/cli/commands/serve.js';
+import { AUTH_TOKEN_ENV, register } from '../../src/cli/commands/serve.js';
 import { createContext } from '../../src/cli/context.js';
 import { WsloadError } from '../../src/errors.js';
 
@@ -100,6 +102,18 @@ describe('wsload serve (in-process)', () => {
     [['--heartbeat', '1.5'], '--heartbeat must be an integer >= 0 (ms; 0 = off), got "1.5"'],
     [['--reply-delay', '10ms'], '--reply-delay must be an integer >= 0 (ms), got "10ms"'],
     [['--path', 'ws'], '--path must start with "/", got "ws"'],
+    [['--max-connections', '0'], '--max-connections must be a positive integer, got "0"'],
+    [['--max-subscriptions', '-1'], '--max-subscriptions must be a positive integer, got "-1"'],
+    [['--max-channel-length', 'x'], '--max-channel-length must be a positive integer, got "x"'],
+    [['--rate-limit', '1.5'], '--rate-limit must be an integer >= 0 (messages/s; 0 = off), got "1.5"'],
+    [['--max-buffered-bytes', '4MiB'], '--max-buffered-bytes must be a positive integer (bytes), got "4MiB"'],
+    [['--handshake-timeout', '0'], '--handshake-timeout must be a positive integer (ms), got "0"'],
+    [['--idle-timeout', '1e3'], '--idle-timeout must be an integer >= 0 (ms; 0 = off), got "1e3"'],
+    [['--auth-token', ' '], '--auth-token must not be empty'],
+    [['--allowed-origin', 'app.example.com'], '--allowed-origin must be scheme://host[:port] with http or https, got "app.example.com"'],
+    [['--tls-cert', 'cert.pem'], '--tls-cert needs --tls-key'],
+    [['--tls-key', 'key.pem'], '--tls-key needs --tls-cert'],
+    [['--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'], '--tls-cert: cannot read "/nonexistent/cert.pem" (ENOENT)'],
   ])('rejects %j with a usage error', async (flags, message) => {
     const { program } = inProcess();
     const err = await program.parseAsync(['node', 'wsload', 'serve', ...flags]).then(() => undefined, (e: unknown) => e);
@@ -112,12 +126,88 @@ describe('wsload serve (in-process)', () => {
     const program = new Command('wsload').exitOverride().configureOutput({ writeOut: (s) => { help += s; } });
     register(program, createContext({ stdout: new PassThrough(), stderr: new PassThrough(), env: {} }));
     await expect(program.parseAsync(['node', 'wsload', 'serve', '--help'])).rejects.toMatchObject({ code: 'commander.helpDisplayed' });
-    for (const flag of ['--host <host>', '--port <n>', '--path <p>', '--max-payload <bytes>', '--heartbeat <ms>', '--reply-delay <ms>', '--quiet']) {
+    for (const flag of [
+      '--host <host>', '--port <n>', '--path <p>', '--max-payload <bytes>', '--heartbeat <ms>', '--reply-delay <ms>',
+      '--max-connections <n>', '--max-subscriptions <n>', '--max-channel-length <n>', '--rate-limit <msgs/s>',
+      '--max-buffered-bytes <bytes>', '--handshake-timeout <ms>', '--idle-timeout <ms>', '--auth-token <token>',
+      '--allowed-origin <origin>', '--tls-cert <file>', '--tls-key <file>', '--no-metrics', '--quiet',
+    ]) {
       expect(help).toContain(flag);
     }
     expect(help).toContain('Examples:\n  $ wsload serve ');
   });
 });
+
+describe('wsload serve (in-process, hardening flags)', () => {
+  /** Run `serve` with `flags` and `env`, return its URL and a stop function. */
+  async function serve(flags: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+    const stdout = new PassThrough();
+    const ctx = createContext({ stdout, stderr: new PassThrough(), env });
+    const program = new Command('wsload').exitOverride();
+    register(program, ctx);
+    const out = capture(stdout);
+    const run = program.parseAsync(['node', 'wsload', 'serve', '--port', '0', '--heartbeat', '0', '--quiet', ...flags]);
+    cleanups.push(() => ctx.interrupt());
+    const [, url, port] = await out.waitFor(/listening on (wss?:\/\/127\.0\.0\.1:(\d+)\/ws) /);
+    return { url: url!, port: Number(port), stop: async () => { ctx.interrupt(); await bounded(run, WAIT_MS, 'serve to stop'); } };
+  }
+
+  /** The HTTP status a handshake was refused with, or 101 if it was accepted. */
+  async function handshakeStatus(url: string, headers: Record<string, string> = {}): Promise<number | undefined> {
+    const ws = new WebSocket(url, { headers });
+    cleanups.push(() => ws.terminate());
+    ws.on('error', () => { /* a refusal */ });
+    return bounded(new Promise<number | undefined>((resolve) => {
+      ws.once('open', () => resolve(101));
+      ws.once('unexpected-response', (req, res) => { resolve(res.statusCode); req.destroy(); });
+    }), WAIT_MS, 'handshake');
+  }
+
+  it(`reads the token from ${AUTH_TOKEN_ENV}; --auth-token wins over it`, async () => {
+    const fromEnv = await serve([], { [AUTH_TOKEN_ENV]: 'from-env' });
+    expect(await handshakeStatus(fromEnv.url)).toBe(401);
+    expect(await handshakeStatus(fromEnv.url, { Authorization: 'Bearer from-env' })).toBe(101);
+    await fromEnv.stop();
+    const fromFlag = await serve(['--auth-token', 'from-flag'], { [AUTH_TOKEN_ENV]: 'from-env' });
+    expect(await handshakeStatus(fromFlag.url, { Authorization: 'Bearer from-env' })).toBe(401);
+    expect(await handshakeStatus(`${fromFlag.url}?token=from-flag`)).toBe(101);
+    await fromFlag.stop();
+  });
+
+  it('--allowed-origin is repeatable and takes comma lists; --max-connections caps handshakes; --no-metrics', async () => {
+    const s = await serve(['--allowed-origin', 'https://a.example,https://b.example', '--allowed-origin', 'http://c.example:8080', '--max-connections', '3', '--no-metrics']);
+    for (const origin of ['https://a.example', 'https://b.example', 'http://c.example:8080']) expect(await handshakeStatus(s.url, { Origin: origin })).toBe(101);
+    expect(await handshakeStatus(s.url, { Origin: 'https://d.example' })).toBe(403);
+    expect(await handshakeStatus(s.url)).toBe(503);
+    expect((await fetch(`http://127.0.0.1:${s.port}/metrics`, { signal: AbortSignal.timeout(WAIT_MS) })).status).toBe(404);
+    await s.stop();
+  });
+
+  it.skipIf(!hasOpenssl())('--tls-cert/--tls-key serve wss:// and print it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsload-serve-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore', timeout: 10_000 });
+    const s = await serve(['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')]);
+    expect(s.url).toMatch(/^wss:\/\//);
+    const ws = new WebSocket(s.url, { rejectUnauthorized: false });
+    cleanups.push(() => ws.terminate());
+    await bounded(new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }), WAIT_MS, 'wss open');
+    const reply = new Promise<string>((resolve) => ws.once('message', (d) => resolve((d as Buffer).toString())));
+    ws.send('{"type":"ping","id":1}');
+    expect(await bounded(reply, WAIT_MS, 'pong over wss')).toBe('{"type":"pong","id":1}');
+    await s.stop();
+  });
+});
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore', timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('wsload serve (via main)', () => {
   it('a bad flag prints the error and exits 2', async () => {

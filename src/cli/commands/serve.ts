@@ -1,11 +1,16 @@
 /**
  * `wsload serve`: run the reference server in the foreground until SIGINT/SIGTERM (docs/serve.md).
- * Flags are validated here into numbers; the server library validates again for library callers.
+ * Flags are validated here into numbers and file contents; the server library validates again for
+ * library callers.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { SERVER_DEFAULTS, startServer } from '../../server/index.js';
+import { SERVER_DEFAULTS, startServer, type ServerOptions } from '../../server/index.js';
 import type { CliContext } from '../context.js';
+
+/** Environment variable read for the token when --auth-token is not given (keeps it out of `ps`). */
+export const AUTH_TOKEN_ENV = 'WSLOAD_AUTH_TOKEN';
 
 /** Raw flag values as commander hands them over; numbers are parsed in the action. */
 interface ServeFlags {
@@ -15,28 +20,65 @@ interface ServeFlags {
   maxPayload: string;
   heartbeat: string;
   replyDelay: string;
+  maxConnections: string;
+  maxSubscriptions: string;
+  maxChannelLength: string;
+  rateLimit: string;
+  maxBufferedBytes: string;
+  handshakeTimeout: string;
+  idleTimeout: string;
+  authToken?: string;
+  allowedOrigin: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  metrics: boolean;
   quiet?: boolean;
 }
 
+const MAX_MS = 2_147_483_647;
+
 const EXAMPLES = `
 Examples:
-  $ wsload serve                                  listen on ws://127.0.0.1:8000/ws (health: /healthz)
+  $ wsload serve                                  listen on ws://127.0.0.1:8000/ws (health: /healthz, metrics: /metrics)
   $ wsload serve --port 0 --quiet                 a free port; the first line of output has the URL
   $ wsload serve --reply-delay 50 --heartbeat 0   answer every message 50 ms late, never ping
+  $ wsload serve --rate-limit 0 --max-connections 50000
+                                                  a benchmark target: no per-connection rate limit, more sockets
+  $ WSLOAD_AUTH_TOKEN=s3cret wsload serve --allowed-origin https://app.example.com
+                                                  require "Authorization: Bearer s3cret" (or ?token=s3cret)
+  $ wsload serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
+                                                  wss:// on every interface
+  $ curl -s http://127.0.0.1:8000/metrics         Prometheus metrics
 
+Limits answer with a code, never silently: handshake 401/403/408/503, error reply too_many_subscriptions,
+channel_too_long or rate_limited, close 1008 (still over the rate limit after 2 s), 1009 (frame too big),
+1013 (not reading: more than --max-buffered-bytes queued), 1001 'idle timeout'.
 Stop it with Ctrl-C or SIGTERM: open connections are closed with 1001 and the command exits 0.
 Protocol: docs/protocol.md   Command: docs/serve.md`;
 
 export function register(program: Command, ctx: CliContext): void {
+  const d = SERVER_DEFAULTS;
   program
     .command('serve')
     .description('run the reference WebSocket server: the wsload protocol, a target for demos and load tests')
-    .option('--host <host>', 'interface to listen on', SERVER_DEFAULTS.host)
-    .option('--port <n>', 'port to listen on; 0 picks a free one', String(SERVER_DEFAULTS.port))
-    .option('--path <p>', 'WebSocket endpoint path', SERVER_DEFAULTS.path)
-    .option('--max-payload <bytes>', 'largest accepted frame; bigger ones close the connection with 1009', String(SERVER_DEFAULTS.maxPayload))
-    .option('--heartbeat <ms>', 'ping every N ms and drop peers that missed the last pong; 0 = off', String(SERVER_DEFAULTS.heartbeatMs))
-    .option('--reply-delay <ms>', 'wait this long before handling each message (simulated server latency)', String(SERVER_DEFAULTS.replyDelayMs))
+    .option('--host <host>', 'interface to listen on', d.host)
+    .option('--port <n>', 'port to listen on; 0 picks a free one', String(d.port))
+    .option('--path <p>', 'WebSocket endpoint path', d.path)
+    .option('--max-payload <bytes>', 'largest accepted frame; bigger ones close the connection with 1009', String(d.maxPayload))
+    .option('--heartbeat <ms>', 'ping every N ms and drop peers that missed the last pong; 0 = off', String(d.heartbeatMs))
+    .option('--reply-delay <ms>', 'wait this long before handling each message (simulated server latency)', String(d.replyDelayMs))
+    .option('--max-connections <n>', 'open connections at once; further handshakes get HTTP 503', String(d.maxConnections))
+    .option('--max-subscriptions <n>', 'channels per connection; more get error too_many_subscriptions', String(d.maxSubscriptions))
+    .option('--max-channel-length <n>', 'longest channel name (UTF-16 code units); longer get error channel_too_long', String(d.maxChannelLength))
+    .option('--rate-limit <msgs/s>', 'messages per second per connection (burst: one second\'s worth); over it error rate_limited, still over it after 2 s close 1008; 0 = off', String(d.rateLimit))
+    .option('--max-buffered-bytes <bytes>', 'bytes queued for a peer that is not reading before it is closed with 1013', String(d.maxBufferedBytes))
+    .option('--handshake-timeout <ms>', 'time to send the whole HTTP upgrade request (and the TLS handshake); then HTTP 408', String(d.handshakeTimeoutMs))
+    .option('--idle-timeout <ms>', 'close connections that sent no message for N ms with 1001 "idle timeout"; 0 = off', String(d.idleTimeoutMs))
+    .option('--auth-token <token>', `require "Authorization: Bearer <token>" or ?token=<token> on the handshake and /metrics, else HTTP 401 (env ${AUTH_TOKEN_ENV})`)
+    .option('--allowed-origin <origin>', 'allow browser handshakes only from this Origin, else HTTP 403; repeat it or give a comma list', collect, [])
+    .option('--tls-cert <file>', 'PEM certificate: serve wss:// and https:// (needs --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--no-metrics', 'do not serve /metrics nor time replies')
     .option('--quiet', 'do not log connection errors, heartbeat terminations or shutdown details to stderr')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: ServeFlags) => {
@@ -44,29 +86,80 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
+/** Commander accumulator for a repeatable, comma-separable flag. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
+}
+
 /** Start the server, print where it listens, and close it on the first signal. */
 async function runServe(flags: ServeFlags, ctx: CliContext): Promise<void> {
-  const port = intFlag('--port', flags.port, 0, 65535, 'an integer 0-65535');
-  const maxPayload = intFlag('--max-payload', flags.maxPayload, 1, Number.MAX_SAFE_INTEGER, 'a positive integer (bytes)');
-  const heartbeatMs = intFlag('--heartbeat', flags.heartbeat, 0, 2_147_483_647, 'an integer >= 0 (ms; 0 = off)');
-  const replyDelayMs = intFlag('--reply-delay', flags.replyDelay, 0, 2_147_483_647, 'an integer >= 0 (ms)');
-  if (!flags.path.startsWith('/')) throw usageError(`--path must start with "/", got "${flags.path}"`);
-
-  const server = await startServer({
-    host: flags.host,
-    port,
-    path: flags.path,
-    maxPayload,
-    heartbeatMs,
-    replyDelayMs,
-    ...(flags.quiet ? {} : { log: (line: string) => { ctx.stderr.write(`${line}\n`); } }),
-  });
+  const server = await startServer({ ...serverOptions(flags, ctx.env), ...(flags.quiet ? {} : { log: (line: string) => { ctx.stderr.write(`${line}\n`); } }) });
   // Always printed, --quiet or not: scripts read the URL from this line (with --port 0 it is the only way).
   ctx.stdout.write(`wsload reference server listening on ${server.url} (health: ${server.healthUrl})\n`);
   await ctx.interrupted;
   ctx.stdout.write('shutting down…\n');
   // Bounded: close() terminates stragglers after its shutdown timeout.
   await server.close();
+}
+
+/** Turn the flags (and the token's environment variable) into server options; every problem is a usage error. */
+function serverOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): ServerOptions {
+  const port = intFlag('--port', flags.port, 0, 65535, 'an integer 0-65535');
+  const maxPayload = intFlag('--max-payload', flags.maxPayload, 1, Number.MAX_SAFE_INTEGER, 'a positive integer (bytes)');
+  const heartbeatMs = intFlag('--heartbeat', flags.heartbeat, 0, MAX_MS, 'an integer >= 0 (ms; 0 = off)');
+  const replyDelayMs = intFlag('--reply-delay', flags.replyDelay, 0, MAX_MS, 'an integer >= 0 (ms)');
+  const maxConnections = intFlag('--max-connections', flags.maxConnections, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+  const maxSubscriptions = intFlag('--max-subscriptions', flags.maxSubscriptions, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+  const maxChannelLength = intFlag('--max-channel-length', flags.maxChannelLength, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+  const rateLimit = intFlag('--rate-limit', flags.rateLimit, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0 (messages/s; 0 = off)');
+  const maxBufferedBytes = intFlag('--max-buffered-bytes', flags.maxBufferedBytes, 1, Number.MAX_SAFE_INTEGER, 'a positive integer (bytes)');
+  const handshakeTimeoutMs = intFlag('--handshake-timeout', flags.handshakeTimeout, 1, MAX_MS, 'a positive integer (ms)');
+  const idleTimeoutMs = intFlag('--idle-timeout', flags.idleTimeout, 0, MAX_MS, 'an integer >= 0 (ms; 0 = off)');
+  if (!flags.path.startsWith('/')) throw usageError(`--path must start with "/", got "${flags.path}"`);
+
+  const authToken = flags.authToken ?? (env[AUTH_TOKEN_ENV] === '' ? undefined : env[AUTH_TOKEN_ENV]);
+  if (authToken !== undefined && authToken.trim() === '') throw usageError('--auth-token must not be empty');
+  for (const origin of flags.allowedOrigin) {
+    if (!/^https?:\/\/[^/?#\s]+$/i.test(origin)) {
+      throw usageError(`--allowed-origin must be scheme://host[:port] with http or https, got "${origin}"`, 'e.g. --allowed-origin https://app.example.com');
+    }
+  }
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw usageError(flags.tlsCert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key');
+  }
+  const tls = flags.tlsCert !== undefined && flags.tlsKey !== undefined
+    ? { cert: readPem('--tls-cert', flags.tlsCert), key: readPem('--tls-key', flags.tlsKey) }
+    : undefined;
+
+  return {
+    host: flags.host,
+    port,
+    path: flags.path,
+    maxPayload,
+    heartbeatMs,
+    replyDelayMs,
+    maxConnections,
+    maxSubscriptions,
+    maxChannelLength,
+    rateLimit,
+    maxBufferedBytes,
+    handshakeTimeoutMs,
+    idleTimeoutMs,
+    ...(authToken === undefined ? {} : { authToken }),
+    allowedOrigins: flags.allowedOrigin,
+    ...(tls === undefined ? {} : { tls }),
+    metrics: flags.metrics,
+  };
+}
+
+/** Read a PEM file for a flag; a missing or unreadable file is a usage error naming the flag. */
+function readPem(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw usageError(`${flag}: cannot read "${file}"${code === undefined ? '' : ` (${code})`}`);
+  }
 }
 
 /**
