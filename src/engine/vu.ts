@@ -406,9 +406,12 @@ export class VirtualUser implements ConnectionEvents {
   private connectSettle: { resolve: () => void; reject: (err: VuError) => void } | undefined;
   private closeResolve: (() => void) | undefined;
   private sinceYield = 0;
+  /** `{"id":` — what an object frame with an added id starts with. */
+  private readonly idPrefix: string;
 
   constructor(host: VuHost, scenario: PreparedScenario, vars: Vars) {
     this.host = host;
+    this.idPrefix = `{${JSON.stringify(host.settings.correlationField ?? 'id')}:`;
     this.scenario = scenario;
     this.vars = vars;
     this.loc = scenario.scenarioLoc;
@@ -700,7 +703,7 @@ export class VirtualUser implements ConnectionEvents {
     let hist = s.hist;
     if (s.body !== undefined) {
       id = this.inbox.nextId();
-      frame = '{' + JSON.stringify(settings.correlationField) + ':' + id + ',' + s.body;
+      frame = this.idPrefix + id + ',' + s.body;
     } else if (s.frame !== undefined) {
       frame = s.frame;
     } else {
@@ -713,7 +716,7 @@ export class VirtualUser implements ConnectionEvents {
           const field = settings.correlationField;
           if (field !== undefined && !Object.hasOwn(value, field)) id = this.inbox.nextId();
         }
-        frame = id === 0 ? json : '{' + JSON.stringify(settings.correlationField) + ':' + id + ',' + json.slice(1);
+        frame = id === 0 ? json : this.idPrefix + id + ',' + json.slice(1);
       } else {
         frame = serializePayload(value);
       }
