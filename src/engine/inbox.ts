@@ -244,7 +244,10 @@ export class Inbox {
   private bufHead = 0;
   private bufSize = 0;
 
-  /** Where the last request was sent from: unsolicited server errors are attributed to it. */
+  /**
+   * Where the last message without an id was sent from: a server error without an id most likely
+   * answers it (the server echoes the id of a request that had one).
+   */
   private lastLoc = '';
   private closed = false;
 
@@ -271,7 +274,7 @@ export class Inbox {
     return ++this.lastId;
   }
 
-  /** Note where a request without an id was sent from (for attributing server errors). */
+  /** Note where a message without an id was sent from (for attributing server errors). */
   sentFrom(location: string): void {
     this.lastLoc = location;
   }
@@ -290,7 +293,6 @@ export class Inbox {
     this.slotLoc[slot] = location;
     this.pending++;
     this.c.correlated.value++;
-    this.lastLoc = location;
   }
 
   private grow(): void {

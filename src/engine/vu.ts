@@ -406,6 +406,10 @@ export class VirtualUser implements ConnectionEvents {
   private connectSettle: { resolve: () => void; reject: (err: VuError) => void } | undefined;
   private closeResolve: (() => void) | undefined;
   private sinceYield = 0;
+  // Results of the last sendText (no allocation per send).
+  private lastId = 0;
+  private lastAt = 0;
+  private lastHist: HistogramHandle | undefined;
   /** `{"id":` — what an object frame with an added id starts with. */
   private readonly idPrefix: string;
 
@@ -694,7 +698,8 @@ export class VirtualUser implements ConnectionEvents {
 
   /**
    * Send a `send` step's frame. Object payloads with a string `type` and no correlation field of their
-   * own get the next id and are tracked. Returns the id (0 when none) and the round-trip histogram.
+   * own get the next id and are tracked. Leaves the id (0 when none), the send time and the round-trip
+   * histogram in `lastId` / `lastAt` / `lastHist` (no object per send).
    */
   private sendText(s: PreparedSend): void {
     const settings = this.host.settings;
@@ -735,11 +740,6 @@ export class VirtualUser implements ConnectionEvents {
     if (id !== 0) this.inbox.track(id, hist, at, at + s.step.timeoutMs, s.loc);
     else this.inbox.sentFrom(s.loc);
   }
-
-  // Results of the last sendText (no allocation per send).
-  private lastId = 0;
-  private lastAt = 0;
-  private lastHist: HistogramHandle | undefined;
 
   private rttHistogram(type: string): HistogramHandle {
     return this.host.rttHistogram(type);

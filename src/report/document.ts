@@ -1,7 +1,7 @@
 /**
  * The versioned report document (`wsload-report/1`) that `stress` and `run` write as JSON and every
  * other output (HTML, JUnit, Markdown, `compare`) is rendered from. It is the command's own JSON
- * report (docs/stress.md, docs/scripts.md) plus the schema tag, the time series, the threshold
+ * report (docs/stress.md, docs/run.md) plus the schema tag, the time series, the threshold
  * verdicts and the phases. Field by field in docs/reports.md.
  */
 import { readFile } from 'node:fs/promises';

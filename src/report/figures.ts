@@ -12,6 +12,8 @@ export interface Figure {
   /** The card it belongs to: Run, Virtual users, Connections, Messages, Latency. */
   group: string;
   label: string;
+  /** The label inside its group's card, where the group names the rest ("Attempted"). */
+  short: string;
   value: string;
   /** Draws the eye: an error count above 0, a success rate below 100 %. */
   tone?: 'good' | 'bad';
@@ -56,32 +58,32 @@ export function mainFigures(r: WsloadReport): Figure[] {
     : r.durationSec > 0 ? received / r.durationSec : 0;
   const errors = totalErrors(r.errors);
   const out: Figure[] = [
-    { group: 'Run', label: 'Duration', value: fmtDuration(r.durationSec) },
-    { group: 'Run', label: 'Errors', value: fmtInt(errors), tone: errors > 0 ? 'bad' : 'good' },
+    { group: 'Run', label: 'Duration', short: 'Duration', value: fmtDuration(r.durationSec) },
+    { group: 'Run', label: 'Errors', short: 'Errors', value: fmtInt(errors), tone: errors > 0 ? 'bad' : 'good' },
   ];
   if ('vusers.created' in r.metrics.counters) {
     out.push(
-      { group: 'Virtual users', label: 'VUs created', value: fmtInt(counter(r, 'vusers.created')) },
-      { group: 'Virtual users', label: 'VUs completed', value: fmtInt(counter(r, 'vusers.completed')) },
-      { group: 'Virtual users', label: 'VUs failed', value: fmtInt(counter(r, 'vusers.failed')), ...bad(counter(r, 'vusers.failed') > 0) },
+      { group: 'Virtual users', label: 'VUs created', short: 'Created', value: fmtInt(counter(r, 'vusers.created')) },
+      { group: 'Virtual users', label: 'VUs completed', short: 'Completed', value: fmtInt(counter(r, 'vusers.completed')) },
+      { group: 'Virtual users', label: 'VUs failed', short: 'Failed', value: fmtInt(counter(r, 'vusers.failed')), ...bad(counter(r, 'vusers.failed') > 0) },
     );
   }
   out.push(
-    { group: 'Connections', label: 'Connections attempted', value: fmtInt(attempted) },
-    { group: 'Connections', label: 'Connections successful', value: fmtInt(successful) },
-    { group: 'Connections', label: 'Connections failed', value: fmtInt(failed), ...bad(failed > 0) },
-    { group: 'Connections', label: 'Success rate', value: fmtPct(rate), tone: attempted > 0 && successful === attempted ? 'good' : 'bad' },
-    { group: 'Messages', label: 'Messages sent', value: fmtInt(counter(r, 'messages.sent')) },
-    { group: 'Messages', label: 'Messages received', value: fmtInt(received) },
-    { group: 'Messages', label: 'Messages/sec', value: perSecond.toFixed(2) },
+    { group: 'Connections', label: 'Connections attempted', short: 'Attempted', value: fmtInt(attempted) },
+    { group: 'Connections', label: 'Connections successful', short: 'Successful', value: fmtInt(successful) },
+    { group: 'Connections', label: 'Connections failed', short: 'Failed', value: fmtInt(failed), ...bad(failed > 0) },
+    { group: 'Connections', label: 'Success rate', short: 'Success rate', value: fmtPct(rate), tone: attempted > 0 && successful === attempted ? 'good' : 'bad' },
+    { group: 'Messages', label: 'Messages sent', short: 'Sent', value: fmtInt(counter(r, 'messages.sent')) },
+    { group: 'Messages', label: 'Messages received', short: 'Received', value: fmtInt(received) },
+    { group: 'Messages', label: 'Messages/sec', short: 'Per second', value: perSecond.toFixed(2) },
   );
   const l = r.latency;
   const na = l.count === 0;
   out.push(
-    { group: 'Latency', label: 'Average', value: na ? 'n/a' : fmtMs(l.avg) },
-    { group: 'Latency', label: 'P50', value: na ? 'n/a' : fmtMs(l.p50) },
-    { group: 'Latency', label: 'P95', value: na ? 'n/a' : fmtMs(l.p95) },
-    { group: 'Latency', label: 'P99', value: na ? 'n/a' : fmtMs(l.p99) },
+    { group: 'Latency', label: 'Latency Average', short: 'Average', value: na ? 'n/a' : fmtMs(l.avg) },
+    { group: 'Latency', label: 'Latency P50', short: 'P50', value: na ? 'n/a' : fmtMs(l.p50) },
+    { group: 'Latency', label: 'Latency P95', short: 'P95', value: na ? 'n/a' : fmtMs(l.p95) },
+    { group: 'Latency', label: 'Latency P99', short: 'P99', value: na ? 'n/a' : fmtMs(l.p99) },
   );
   return out;
 }

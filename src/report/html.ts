@@ -105,7 +105,7 @@ ${banners.join('\n')}
 function cardsHtml(r: WsloadReport): string {
   const groups = new Map<string, string[]>();
   for (const f of mainFigures(r)) {
-    const row = `<div class="fig${f.tone ? ` fig-${f.tone}` : ''}"><span class="fig-label">${e(f.label)}</span><span class="fig-value">${e(f.value)}</span></div>`;
+    const row = `<div class="fig${f.tone ? ` fig-${f.tone}` : ''}"><span class="fig-label" title="${e(f.label)}">${e(f.short)}</span><span class="fig-value">${e(f.value)}</span></div>`;
     const list = groups.get(f.group);
     if (list) list.push(row);
     else groups.set(f.group, [row]);
@@ -235,12 +235,12 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;p
 .banner{margin-top:12px;padding:10px 14px;border-radius:8px;font-size:14px}
 .banner-bad{background:var(--warn-bg);border:1px solid #fcd34d;color:#78350f}
 .banner-info{background:#eff6ff;border:1px solid #bfdbfe;color:#1e3a8a}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(210px,1fr));gap:12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:12px}
 .card{border:1px solid var(--line);border-radius:8px;padding:10px 14px 8px;background:#fff}
 .card-title{font-size:12px;text-transform:uppercase;letter-spacing:.06em;font-weight:600;color:var(--accent);margin-bottom:4px}
 .fig{display:flex;justify-content:space-between;align-items:baseline;gap:12px;padding:3px 0;border-top:1px solid #f1f5f9}
 .fig:first-of-type{border-top:none}
-.fig-label{font-size:13px;color:var(--muted)}
+.fig-label{font-size:13px;color:var(--muted);white-space:nowrap}
 .fig-value{font-size:17px;font-weight:650;font-variant-numeric:tabular-nums;white-space:nowrap}
 .fig-bad .fig-value{color:var(--bad)}
 .fig-good .fig-value{color:var(--good)}

@@ -58,7 +58,7 @@ export function renderMarkdown(report: WsloadReport): string {
   if (report.mergedFrom !== undefined) lines.push('', `> Merged from ${report.mergedFrom} reports of parts of one run.`);
 
   lines.push('', '#### Summary', '');
-  lines.push(...table(['figure', 'value'], mainFigures(report).map((f) => [f.group === 'Latency' ? `Latency ${f.label}` : f.label, f.tone === 'bad' && f.value !== '0' ? `**${f.value}**` : f.value]), ['l', 'r']));
+  lines.push(...table(['figure', 'value'], mainFigures(report).map((f) => [f.label, f.tone === 'bad' && f.value !== '0' ? `**${f.value}**` : f.value]), ['l', 'r']));
 
   if (report.thresholds.length > 0) {
     lines.push('', '#### Thresholds', '');
