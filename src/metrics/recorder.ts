@@ -60,6 +60,8 @@ export class MetricsRecorder {
   private readonly lastErrors = new Map<string, number>();
   private readonly series: IntervalSample[] = [];
   private intervalStart: number;
+  /** Index of the last interval closed, -1 before the first. */
+  private lastIndex = -1;
   private closed = false;
 
   constructor(opts: RecorderOptions) {
@@ -101,7 +103,12 @@ export class MetricsRecorder {
    * append the interval to the series. Returns it (live views and worker shipping use it).
    */
   tick(now: number): IntervalSample {
-    const index = Math.max(0, Math.round((this.intervalStart - this.startTime) / this.intervalMs));
+    // The interval closed is the one whose end boundary lies nearest `now`: a timer that fires a
+    // little early or late still closes the right interval, and indexes never repeat (a repeated
+    // index would be taken for another worker's part when merging).
+    const nearest = Math.round((now - this.startTime) / this.intervalMs) - 1;
+    const index = Math.max(nearest, this.lastIndex + 1);
+    this.lastIndex = index;
     const sample: IntervalSample = {
       index,
       start: this.intervalStart,
@@ -136,8 +143,7 @@ export class MetricsRecorder {
 
   /** The next interval boundary (epoch ms) after the current interval's start. */
   nextBoundary(): number {
-    const k = Math.floor((this.intervalStart - this.startTime) / this.intervalMs) + 1;
-    return this.startTime + k * this.intervalMs;
+    return this.startTime + (this.lastIndex + 2) * this.intervalMs;
   }
 
   /** Close the last (partial) interval and return everything measured. */

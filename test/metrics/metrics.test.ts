@@ -84,6 +84,22 @@ describe('metrics recorder', () => {
     b.destroy();
   });
 
+  it('gives each interval its own index even when the timer fires a little early or late', () => {
+    const rec = new MetricsRecorder({ startTime: 0, intervalMs: 1000 });
+    const c = rec.counter('messages.sent');
+    const indexes: number[] = [];
+    for (const now of [998, 2003, 2999, 4001]) {
+      c.value++;
+      indexes.push(rec.tick(now).index);
+    }
+    expect(indexes).toEqual([0, 1, 2, 3]);
+    expect(rec.nextBoundary()).toBe(5000);
+    // The final partial interval follows on.
+    c.value++;
+    expect(rec.snapshot(4400).intervals.map((s) => s.index)).toEqual([0, 1, 2, 3, 4]);
+    rec.destroy();
+  });
+
   it('refuses to merge snapshots with different interval lengths', () => {
     const a = new MetricsRecorder({ startTime: 0, intervalMs: 1000 });
     const b = new MetricsRecorder({ startTime: 0, intervalMs: 500 });
