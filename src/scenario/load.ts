@@ -74,6 +74,7 @@ export async function loadScriptText(text: string, file: string, opts: LoadOptio
     wsload: draft.wsload,
     ...(draft.ensure !== undefined ? { ensure: draft.ensure } : {}),
     ...(draft.plugins !== undefined ? { plugins: draft.plugins } : {}),
+    thresholds: draft.thresholds,
     scenarios: draft.scenarios,
     totalWeight: draft.totalWeight,
     warnings: sortProblems(problems.items),

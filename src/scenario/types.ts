@@ -4,6 +4,7 @@
  * functions resolved. Nothing in a plan refers back to the YAML.
  */
 import type { SourceLocation } from '../errors.js';
+import type { Threshold } from '../thresholds/index.js';
 import type { Expectation } from './matchers.js';
 import type { PayloadOrder } from './payload.js';
 import type { Problem } from './problems.js';
@@ -211,6 +212,8 @@ export interface ScriptPlan {
   /** Kept as written for later features (thresholds) and plugins. */
   readonly ensure?: unknown;
   readonly plugins?: unknown;
+  /** Thresholds declared by the script (`config.slo`, `config.ensure`), parsed and checked at load. */
+  readonly thresholds: readonly Threshold[];
   readonly scenarios: readonly ScenarioPlan[];
   readonly totalWeight: number;
   /** Problems that did not stop the load. */

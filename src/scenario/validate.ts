@@ -5,6 +5,7 @@
  * The rules follow Artillery v2 (runner.js, engine_ws.ts, engine_util.js, util.js checkConfig): be
  * generous with what Artillery accepts, strict with typos (a key close to a known one is an error).
  */
+import { thresholdsFromConfig, type Threshold } from '../thresholds/index.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { SourceLocation } from '../errors.js';
 import { Checker, describe, isRecord } from './checker.js';
@@ -63,6 +64,8 @@ export interface Draft {
   readonly wsload: WsloadSettings;
   readonly ensure?: unknown;
   readonly plugins?: unknown;
+  /** From `config.slo` and `config.ensure` (docs/thresholds.md). */
+  readonly thresholds: readonly Threshold[];
   readonly scenarios: readonly ScenarioPlan[];
   readonly totalWeight: number;
   readonly functionRefs: readonly FunctionRef[];
@@ -81,7 +84,7 @@ const TOP_KEYS = ['config', 'scenarios', 'before', 'after'];
 /** Config keys wsload uses. */
 const CONFIG_KEYS = [
   'target', 'phases', 'environments', 'variables', 'payload', 'processor', 'ws', 'tls', 'timeout',
-  'defaults', 'ensure', 'plugins', 'engine', 'wsload',
+  'defaults', 'ensure', 'plugins', 'engine', 'wsload', 'slo',
 ];
 /** Config keys Artillery knows that wsload accepts and ignores. */
 const CONFIG_IGNORED = ['http', 'socketio', 'engines', 'mode', 'statsInterval', 'includeFiles', 'bundling', 'apdex', 'expect', 'metrics-by-endpoint', 'cloud'];
@@ -163,6 +166,7 @@ class ScriptValidator {
     const conn = this.connectionDefaults(config);
     const configTarget = this.target(config);
 
+    const thresholds = this.thresholds(config);
     const scenarios = this.scenarios(data.scenarios, config, conn, configTarget, variables);
     this.checkTemplateNames();
 
@@ -181,6 +185,7 @@ class ScriptValidator {
       wsload,
       ...(config.ensure !== undefined ? { ensure: config.ensure } : {}),
       ...(config.plugins !== undefined ? { plugins: config.plugins } : {}),
+      thresholds,
       scenarios,
       totalWeight,
       functionRefs: this.functionRefs,
@@ -188,7 +193,7 @@ class ScriptValidator {
   }
 
   private emptyDraft(): Draft {
-    return { phases: [], totalDurationMs: 0, variables: [], payloads: [], timeoutMs: DEFAULT_TIMEOUT_MS, wsload: {}, scenarios: [], totalWeight: 0, functionRefs: [] };
+    return { phases: [], totalDurationMs: 0, variables: [], payloads: [], timeoutMs: DEFAULT_TIMEOUT_MS, wsload: {}, thresholds: [], scenarios: [], totalWeight: 0, functionRefs: [] };
   }
 
   /** Source path of an effective config key. */
@@ -245,10 +250,32 @@ class ScriptValidator {
     const vars = { $processEnvironment: this.opts.env, $env: this.opts.env, $environment: name };
     const rendered: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(merged)) {
-      // ensure and plugins are kept as written, for whoever reads them later.
-      rendered[k] = k === 'ensure' || k === 'plugins' || (k === 'target' && this.opts.target !== undefined) ? v : this.renderAtLoad(this.cp(k), v, vars);
+      // slo, ensure and plugins are kept as written, for whoever reads them later.
+      rendered[k] = k === 'slo' || k === 'ensure' || k === 'plugins' || (k === 'target' && this.opts.target !== undefined) ? v : this.renderAtLoad(this.cp(k), v, vars);
     }
     return rendered;
+  }
+
+  /**
+   * `config.slo` and `config.ensure` (or `config.plugins.ensure`) into thresholds; every problem at
+   * its place in the file (an expression's column is counted from the start of its value).
+   */
+  private thresholds(config: Record<string, unknown>): Threshold[] {
+    const sources: { slo?: unknown; ensure?: unknown; plugins?: unknown } = {};
+    if (config.slo !== undefined) sources.slo = config.slo;
+    if (config.ensure !== undefined) sources.ensure = config.ensure;
+    if (config.plugins !== undefined) sources.plugins = config.plugins;
+    if (Object.keys(sources).length === 0) return [];
+    const parsed = thresholdsFromConfig(sources);
+    for (const issue of parsed.issues) {
+      // Issue paths start at ['config', key]: re-root them where the key came from (an environment).
+      const [, key, ...rest] = issue.path;
+      const path = typeof key === 'string' ? this.cp(key, ...rest) : issue.path;
+      const at = issue.column === undefined ? issue.message : `${issue.message} (column ${issue.column} of the expression)`;
+      if (issue.severity === 'error') this.ck.error(path, at, issue.hint);
+      else this.ck.warn(path, at, issue.hint);
+    }
+    return [...parsed.thresholds];
   }
 
   private renderAtLoad(path: Path, value: unknown, vars: Record<string, unknown>): unknown {

@@ -4,7 +4,7 @@
  * library callers.
  */
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { SERVER_DEFAULTS, startServer, type ServerOptions } from '../../server/index.js';
 import type { CliContext } from '../context.js';
@@ -75,7 +75,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--handshake-timeout <ms>', 'time to send the whole HTTP upgrade request (and the TLS handshake); then HTTP 408', String(d.handshakeTimeoutMs))
     .option('--idle-timeout <ms>', 'close connections that sent no message for N ms with 1001 "idle timeout"; 0 = off', String(d.idleTimeoutMs))
     .option('--auth-token <token>', `require "Authorization: Bearer <token>" or ?token=<token> on the handshake and /metrics, else HTTP 401 (env ${AUTH_TOKEN_ENV})`)
-    .option('--allowed-origin <origin>', 'allow browser handshakes only from this Origin, else HTTP 403; repeat it or give a comma list', collect, [])
+    .addOption(new Option('--allowed-origin <origin>', 'allow browser handshakes only from this Origin, else HTTP 403; repeat it or give a comma list')
+      .argParser(collect).default([], 'any origin'))
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// and https:// (needs --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--no-metrics', 'do not serve /metrics nor time replies')
