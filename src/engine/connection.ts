@@ -70,6 +70,16 @@ export function classifyError(err: unknown): string {
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return 'host_unreachable';
+    // The process (EMFILE) or the system (ENFILE) ran out of file descriptors: `ulimit -n`, more
+    // worker processes (docs/workers.md).
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'fd_limit';
+    // No free ephemeral port from this source address to this destination (or the source address is
+    // not local): more source addresses with --local-address (docs/workers.md).
+    case 'EADDRNOTAVAIL':
+    case 'EADDRINUSE':
+      return 'no_source_port';
     default:
       break;
   }

@@ -7,11 +7,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { realClock, type Clock, type TimerHandle } from '../clock.js';
-import { initHistograms, MetricsRecorder, summarizeEncoded, type HistogramHandle, type MetricsSnapshot } from '../metrics/index.js';
+import { initHistograms, MetricsRecorder, summarizeEncoded, type HistogramHandle, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { createVuVars } from '../scenario/index.js';
 import type { PhaseSpec, ScriptPlan } from '../scenario/types.js';
 import { ArrivalScheduler, type ArrivalInfo } from '../schedule/arrivals.js';
 import { compilePlan } from '../schedule/phases.js';
+import type { ExecutionSegment } from '../schedule/segment.js';
 import { prepareScenario, RunMetric, VirtualUser, VuErrorKind, type PreparedScenario, type VuHost, type VuMetrics, type VuSettings } from './vu.js';
 
 export interface RunOptions {
@@ -61,6 +62,15 @@ export interface RunDeps {
   onProgress?: (p: RunProgress) => void;
   /** Where `log` steps write (default: nowhere). */
   log?: (line: string) => void;
+  /**
+   * Epoch ms the run starts at (default: now). Worker processes share one so their interval indexes
+   * and arrival plans line up (src/workers); the run waits until then when it is in the future.
+   */
+  startTime?: number;
+  /** Called with each interval as it closes (the last, partial one is only in the snapshot). */
+  onInterval?: (sample: IntervalSample) => void;
+  /** This process's share of the arrival plan (default: all of it); `maxVusers` is split with it. */
+  segment?: ExecutionSegment;
 }
 
 /** One phase as it ran. Times are ms from the start of the run. */
@@ -198,10 +208,13 @@ export async function runScript(plan: ScriptPlan, options: RunOptions = {}, deps
   };
 
   await initHistograms();
+  if (deps.startTime !== undefined && deps.startTime > clock.wallNow() && deps.signal?.aborted !== true) {
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, deps.startTime! - clock.wallNow()));
+  }
   const startMono = clock.now();
   const startWall = clock.wallNow();
   const epochNow = (): number => startWall + (clock.now() - startMono);
-  const recorder = new MetricsRecorder({ startTime: startWall, intervalMs });
+  const recorder = new MetricsRecorder({ startTime: deps.startTime ?? startWall, intervalMs });
   const r = recorder;
   const rtt = r.histogram(RunMetric.rtt);
   const metrics: VuMetrics = {
@@ -359,6 +372,7 @@ export async function runScript(plan: ScriptPlan, options: RunOptions = {}, deps
   };
   const onTick = (): void => {
     const sample = recorder.tick(epochNow());
+    deps.onInterval?.(sample);
     if (deps.onProgress !== undefined) {
       const h = sample.histograms[RunMetric.rtt];
       const s = h === undefined ? undefined : summarizeEncoded(h);
@@ -435,11 +449,13 @@ export async function runScript(plan: ScriptPlan, options: RunOptions = {}, deps
       }
     },
     activeVusers: () => active.size,
+    ...(deps.segment !== undefined ? { segment: deps.segment } : {}),
   });
 
   let drained = 0;
   try {
-    scheduler.start();
+    // A worker that started late begins at the shared start (catching up), so the workers' arrivals interleave as planned.
+    scheduler.start(startMono - Math.max(0, startWall - recorder.startTime));
     const first = await Promise.race([scheduler.done, aborted]);
     if (first !== 'aborted') {
       const s = await settle(drainTimeoutMs, true);

@@ -10,7 +10,7 @@
  * sweep instead of a timer per message. Library code: never prints, never exits.
  */
 import { realClock, type Clock } from '../clock.js';
-import { initHistograms, MetricsRecorder, summarizeEncoded, type Counter, type Gauge, type HistogramHandle, type MetricsSnapshot } from '../metrics/index.js';
+import { initHistograms, MetricsRecorder, summarizeEncoded, type Counter, type Gauge, type HistogramHandle, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { classifyClose, Connection, describeError, type ConnectionEvents } from './connection.js';
 
 export interface StressOptions {
@@ -36,7 +36,24 @@ export interface StressOptions {
   graceMs?: number;
   /** Metrics interval (default 1000 ms). */
   intervalMs?: number;
+  /**
+   * Source addresses: connection i binds `localAddresses[i % n]` (default none: the OS picks). Each
+   * source address has its own ~28k ephemeral ports towards one server address (docs/workers.md).
+   */
+  localAddresses?: readonly string[];
+  /** Once every connection is open, hold them all open this long before sending (default 0). */
+  holdMs?: number;
+  /**
+   * Rate mode (open loop, docs/stress.md): messages per second, in total (`ratePer: 'run'`, the
+   * default) or per connection. 0 or absent: the closed loop. In rate mode each connection sends on
+   * a fixed schedule regardless of replies, and round trips are measured from the intended send time.
+   */
+  rate?: number;
+  /** What `rate` counts: the whole run (divided among the connections that opened) or each connection. */
+  ratePer?: RatePer;
 }
+
+export type RatePer = 'run' | 'connection';
 
 /** Sent to `onProgress` once per metrics interval. */
 export interface StressProgress {
@@ -57,6 +74,13 @@ export interface StressDeps {
   signal?: AbortSignal;
   clock?: Clock;
   onProgress?: (p: StressProgress) => void;
+  /**
+   * Epoch ms the run starts at (default: now). Worker processes share one so their interval
+   * indexes line up (src/workers); the run waits until then when it is in the future.
+   */
+  startTime?: number;
+  /** Called with each interval as it closes (the last, partial one is only in the snapshot). */
+  onInterval?: (sample: IntervalSample) => void;
 }
 
 /** The first handshake failure, for a one-line diagnosis ("connect ECONNREFUSED 127.0.0.1:8000"). */
@@ -71,6 +95,11 @@ export interface StressResult {
   aborted: boolean;
   options: ResolvedStressOptions;
   firstConnectError: FirstConnectError | undefined;
+  /**
+   * Rate mode: the target rate in messages per second for the whole run (for thresholds'
+   * `createMetricView(snapshot, { offeredRatePerSec })`); undefined in the closed loop (unbounded).
+   */
+  offeredRatePerSec: number | undefined;
 }
 
 export type ResolvedStressOptions = Required<StressOptions>;
@@ -95,7 +124,32 @@ export const StressMetric = {
   rttPing: 'ws.rtt.ping',
   rttAgentMessage: 'ws.rtt.agent_message',
   connect: 'ws.connect',
+  // Rate mode only (absent from closed-loop snapshots): ws.rtt* are then measured from the intended
+  // send time; these hold the raw round trips, each send's lag behind schedule, and the rates.
+  rttRaw: 'ws.rtt.raw',
+  sendLag: 'ws.send_lag',
+  messagesBehind: 'messages.behind',
+  rateTarget: 'rate.target',
+  rateAchieved: 'rate.achieved',
 } as const;
+
+/** Rate mode: a send later than its intended time by more than this counts in `messages.behind`. */
+export const BEHIND_THRESHOLD_MS = 5;
+
+/** The total target rate (msg/s) of resolved options, or undefined in the closed loop. */
+export function offeredRate(o: Pick<ResolvedStressOptions, 'rate' | 'ratePer' | 'connections'>): number | undefined {
+  if (!(o.rate > 0)) return undefined;
+  return o.ratePer === 'connection' ? o.rate * o.connections : o.rate;
+}
+
+/**
+ * Rate mode's default window per connection: room for a reply timeout's worth of sends at the
+ * per-connection rate (a request cannot stay pending longer than that, so the window never fills
+ * while replies come in time), at least 64 and at most 1000.
+ */
+export function defaultRateInflight(perConnectionRate: number, replyTimeoutMs: number): number {
+  return Math.min(1000, Math.max(64, Math.ceil(perConnectionRate * (replyTimeoutMs / 1000))));
+}
 
 export const REPLY_TIMEOUT = 'reply_timeout';
 export const SEND_FAILED = 'send_failed';
@@ -103,18 +157,25 @@ export const DISCONNECT_TIMEOUT = 'disconnect_timeout';
 export const CONNECT_ABORTED = 'connect_aborted';
 
 export function resolveEngineOptions(o: StressOptions): ResolvedStressOptions {
+  const rate = o.rate !== undefined && Number.isFinite(o.rate) && o.rate > 0 ? o.rate : 0;
+  const ratePer: RatePer = o.ratePer ?? 'run';
+  const perConnection = ratePer === 'connection' ? rate : rate / Math.max(1, o.connections);
   return {
     url: o.url,
     connections: o.connections,
     messages: o.messages,
     batch: o.batch,
-    inflight: o.inflight ?? 1,
+    inflight: o.inflight ?? (rate > 0 ? defaultRateInflight(perConnection, o.replyTimeoutMs) : 1),
+    rate,
+    ratePer,
     replyTimeoutMs: o.replyTimeoutMs,
     connectTimeoutMs: o.connectTimeoutMs,
     disconnectTimeoutMs: o.disconnectTimeoutMs ?? 2000,
     closeTimeoutMs: o.closeTimeoutMs ?? 1000,
     graceMs: o.graceMs ?? 1000,
     intervalMs: o.intervalMs ?? 1000,
+    localAddresses: o.localAddresses ?? [],
+    holdMs: o.holdMs ?? 0,
   };
 }
 
@@ -214,6 +275,12 @@ class Run {
   readonly rttPing: HistogramHandle;
   readonly rttAgent: HistogramHandle;
   readonly connectHist: HistogramHandle;
+  /** Rate mode only (undefined in the closed loop, so its snapshot stays as it was). */
+  readonly rttRaw: HistogramHandle | undefined;
+  readonly sendLag: HistogramHandle | undefined;
+  readonly behind: Counter | undefined;
+  /** Rate mode: clock time of the latest send. */
+  lastSendAt = 0;
   readonly sessions: Session[] = [];
   /** Set on abort: no new connections or requests. */
   stopping = false;
@@ -245,6 +312,10 @@ class Run {
     this.rttPing = r.histogram(StressMetric.rttPing, rtt);
     this.rttAgent = r.histogram(StressMetric.rttAgentMessage, rtt);
     this.connectHist = r.histogram(StressMetric.connect);
+    const rateMode = opts.rate > 0;
+    this.rttRaw = rateMode ? r.histogram(StressMetric.rttRaw) : undefined;
+    this.sendLag = rateMode ? r.histogram(StressMetric.sendLag) : undefined;
+    this.behind = rateMode ? r.counter(StressMetric.messagesBehind) : undefined;
   }
 
   error(kind: string): void {
@@ -278,6 +349,13 @@ class Session implements ConnectionEvents {
   private readonly slotId: Float64Array;
   private readonly slotAt: Float64Array;
   private readonly slotType: Uint8Array;
+  /** Rate mode: each pending request's intended send time (empty in the closed loop). */
+  private readonly slotDue: Float64Array;
+  /** Rate mode: request k (0-based) is due at `dueT0 + (duePhase + k × dueStride) × dueSlotMs`. */
+  private dueT0 = 0;
+  private duePhase = 0;
+  private dueStride = 0;
+  private dueSlotMs = 0;
   private readonly agentFrom: string;
   private disconnectId = 0;
   private disconnectDeadline = 0;
@@ -294,11 +372,14 @@ class Session implements ConnectionEvents {
     this.slotId = new Float64Array(w);
     this.slotAt = new Float64Array(w);
     this.slotType = new Uint8Array(w);
+    this.slotDue = new Float64Array(run.opts.rate > 0 ? w : 0);
     this.agentFrom = `,"from":"user_${index}","to":"agent_`;
+    const sources = run.opts.localAddresses;
     this.conn = new Connection(run.opts.url, this, {
       connectTimeoutMs: run.opts.connectTimeoutMs,
       closeTimeoutMs: run.opts.closeTimeoutMs,
       clock: run.clock,
+      ...(sources.length > 0 ? { wsOptions: { localAddress: sources[index % sources.length]! } } : {}),
     });
   }
 
@@ -339,27 +420,60 @@ class Session implements ConnectionEvents {
     this.pump();
   }
 
-  /** Send while there is room in the window; disconnect when everything is answered. */
-  private pump(): void {
+  /**
+   * Rate mode: this connection's place in the run's schedule. Send slot g of the run is due at
+   * `t0 + g × slotMs`; this connection owns slots `phase, phase + stride, phase + 2·stride, …`, so
+   * the connections are phase-shifted and the run's total is smooth. The scheduler's wheel computes
+   * due times with the same expression (bit-identical), so it and `pump` never disagree.
+   */
+  schedule(t0: number, phase: number, stride: number, slotMs: number): void {
+    this.dueT0 = t0;
+    this.duePhase = phase;
+    this.dueStride = stride;
+    this.dueSlotMs = slotMs;
+  }
+
+  /**
+   * Send while there is room in the window (rate mode: and the next request is due); disconnect
+   * when everything is answered. In rate mode a request whose window was full goes out as soon as a
+   * slot frees (a reply, a timeout), still measured from its intended time.
+   */
+  pump(): void {
     const run = this.run;
     const limit = run.opts.messages;
     const window = run.opts.inflight;
-    while (this.pending < window && this.sentCount < limit && !run.stopping) {
-      if (!this.sendNext()) return;
+    if (this.slotDue.length > 0) {
+      const now = run.clock.now();
+      while (this.pending < window && this.sentCount < limit && !run.stopping) {
+        const due = this.dueT0 + (this.duePhase + this.sentCount * this.dueStride) * this.dueSlotMs;
+        if (due > now) break;
+        if (!this.sendNext(due)) return;
+      }
+    } else {
+      while (this.pending < window && this.sentCount < limit && !run.stopping) {
+        if (!this.sendNext(0)) return;
+      }
     }
     if (this.pending === 0 && (this.sentCount >= limit || run.stopping)) this.disconnect();
   }
 
-  /** Send request `sentCount + 1`: odd ids are pings, even ids agent messages. */
-  private sendNext(): boolean {
+  /**
+   * Send request `sentCount + 1`: odd ids are pings, even ids agent messages. `due`: its intended
+   * send time in rate mode (ignored in the closed loop).
+   */
+  private sendNext(due: number): boolean {
     const run = this.run;
     const id = this.sentCount + 1;
     const type = (id & 1) === 1 ? TYPE_PING : TYPE_AGENT;
     const text = type === TYPE_PING
       ? PING_PREFIX + id + '}'
       : AGENT_PREFIX + id + this.agentFrom + ((this.index + id) % AGENTS) + AGENT_PAYLOAD + Date.now() + AGENT_SUFFIX;
-    let slot = 0;
-    while (this.slotId[slot] !== 0) slot++;
+    // Ids are sequential, so slot (id − 1) mod window is usually free; otherwise the first free one.
+    let slot = (id - 1) % this.slotId.length;
+    if (this.slotId[slot] !== 0) {
+      slot = 0;
+      while (this.slotId[slot] !== 0) slot++;
+    }
     // Stamp before sending: the round trip includes ws framing and the write.
     const at = run.clock.now();
     try {
@@ -374,6 +488,13 @@ class Session implements ConnectionEvents {
     this.slotId[slot] = id;
     this.slotAt[slot] = at;
     this.slotType[slot] = type;
+    if (this.slotDue.length > 0) {
+      this.slotDue[slot] = due;
+      const lag = at - due;
+      run.sendLag!.record(lag * 1000);
+      if (lag > BEHIND_THRESHOLD_MS) run.behind!.value++;
+      run.lastSendAt = at;
+    }
     this.pending++;
     this.sentCount = id;
     run.sent.value++;
@@ -393,15 +514,27 @@ class Session implements ConnectionEvents {
   /** Match `id` to a pending request; false when it is not pending. */
   private complete(id: number, data: Buffer): boolean {
     const slots = this.slotId;
-    let slot = 0;
-    while (slot < slots.length && slots[slot] !== id) slot++;
-    if (slot === slots.length) return false;
+    // Where sendNext usually put it; else search.
+    let slot = (id - 1) % slots.length;
+    if (slots[slot] !== id) {
+      slot = 0;
+      while (slot < slots.length && slots[slot] !== id) slot++;
+      if (slot === slots.length) return false;
+    }
     const run = this.run;
-    const rttMs = run.clock.now() - this.slotAt[slot]!;
+    const now = run.clock.now();
+    const rttMs = now - this.slotAt[slot]!;
     slots[slot] = 0;
     this.pending--;
     run.received.value++;
-    (this.slotType[slot] === TYPE_PING ? run.rttPing : run.rttAgent).record(rttMs * 1000);
+    if (this.slotDue.length === 0) {
+      (this.slotType[slot] === TYPE_PING ? run.rttPing : run.rttAgent).record(rttMs * 1000);
+    } else {
+      // Rate mode: ws.rtt* from the intended send time (coordinated omission corrected, as wrk2
+      // does), the raw round trip beside it.
+      (this.slotType[slot] === TYPE_PING ? run.rttPing : run.rttAgent).record((now - this.slotDue[slot]!) * 1000);
+      run.rttRaw!.record(rttMs * 1000);
+    }
     // An error reply is a reply (its round trip counts) and also an error of its kind.
     if (data.indexOf(ERROR_TOKEN) !== -1) {
       const kind = serverErrorKind(parseObject(data));
@@ -507,6 +640,21 @@ class Session implements ConnectionEvents {
   }
 }
 
+/** Wait until epoch ms `at` on `clock`, or until `signal` aborts. */
+function sleepUntil(at: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
+  const ms = at - clock.wallNow();
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      timer.cancel();
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
  * Run a stress test. Resolves when every connection has settled (closed or failed) — every wait is
  * bounded by the options' timeouts — and leaves no timer or socket behind.
@@ -515,10 +663,11 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
   const opts = resolveEngineOptions(options);
   const clock = deps.clock ?? realClock;
   await initHistograms();
+  if (deps.startTime !== undefined) await sleepUntil(deps.startTime, clock, deps.signal);
   const startMono = clock.now();
   const startWall = clock.wallNow();
   const epochNow = (): number => startWall + (clock.now() - startMono);
-  const recorder = new MetricsRecorder({ startTime: startWall, intervalMs: opts.intervalMs });
+  const recorder = new MetricsRecorder({ startTime: deps.startTime ?? startWall, intervalMs: opts.intervalMs });
   const run = new Run(opts, clock, recorder);
 
   // Reply timeouts and disconnect deadlines: one sweep for all connections, a bounded cheap check.
@@ -536,6 +685,7 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
   };
   const onTick = (): void => {
     const sample = recorder.tick(epochNow());
+    deps.onInterval?.(sample);
     if (deps.onProgress !== undefined) {
       const rtt = sample.histograms[StressMetric.rtt];
       deps.onProgress({
@@ -583,6 +733,7 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
       }
       await Promise.all(batch);
     }
+    if (opts.holdMs > 0 && !run.stopping) await sleepUntil(clock.wallNow() + opts.holdMs, clock, signal);
     // Then every open connection sends its requests.
     for (const s of run.sessions) s.start();
     await run.allSettled();

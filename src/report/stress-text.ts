@@ -36,6 +36,9 @@ const FIXED_LABELS: Readonly<Record<string, string>> = {
   send_failed: 'Send failed',
   disconnect_timeout: 'Disconnect not acknowledged',
   unknown_error: 'Unknown error',
+  fd_limit: 'Open-file limit reached (EMFILE/ENFILE)',
+  no_source_port: 'No free source port (EADDRNOTAVAIL)',
+  worker_crashed: 'Worker process crashed (its share is missing)',
 };
 
 /** A human label for an error kind ("handshake_rejected_503" → "Handshake rejected (HTTP 503)"). */

@@ -67,7 +67,7 @@ const KNOWN_HISTOGRAM = /^(ws\.rtt(\.[\w$.-]+)?|ws\.connect|vusers\.session_leng
 
 /** Error kinds documented in docs/stress.md: absent means none happened, so they read as 0. */
 const KNOWN_ERROR_KIND =
-  /^(connect_refused|connect_timeout|dns_failure|host_unreachable|handshake_rejected_\d+|handshake_invalid|connection_reset|connection_closed_\d+|protocol_error|reply_timeout|server_error_[\w-]+|send_failed|disconnect_timeout|connect_aborted|error_[\w-]+|unknown_error)$/;
+  /^(connect_refused|connect_timeout|dns_failure|host_unreachable|handshake_rejected_\d+|handshake_invalid|connection_reset|connection_closed_\d+|protocol_error|reply_timeout|server_error_[\w-]+|send_failed|disconnect_timeout|connect_aborted|fd_limit|no_source_port|worker_crashed|error_[\w-]+|unknown_error)$/;
 
 /** `p999` → 99.9, `p95` → 95, `p9999` → 99.99, `p100` → 100. */
 export function percentileOfSuffix(suffix: string): number | undefined {

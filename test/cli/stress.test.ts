@@ -74,7 +74,8 @@ function cleanBlock(c: number, m: number): RegExp {
     `  P99: ${NUM}ms`,
     '',
     'Errors encountered: none',
-    '={40}\n$',
+    // The seed's block, then the verdicts of the seed's performance targets.
+    "={40}\n\nThresholds \\(the seed's performance targets\\):\n",
   ].join('\n'));
 }
 
@@ -96,10 +97,12 @@ describe('wsload stress output', () => {
     expect(r.stdout).toMatch(cleanBlock(2, 2));
   });
 
-  it('lists errors by kind with their labels; some failed connections still exit 0', async () => {
+  it('lists errors by kind with their labels; an error rate past the critical 5 % exits 3', async () => {
     const srv = await server({ dropAfter: 2, dropMode: 'close1011' });
     const r = await cli(['--url', srv.url, '-c', '2', '-m', '3', '-q']);
-    expect(r.code).toBe(0);
+    expect(r.code, 'one error in 5 messages + 2 handshakes crosses the critical error rate').toBe(3);
+    expect(r.stdout).toMatch(/✖ critical +Error rate +errors\.rate = 14\.2\d*% crosses critical > 5%/);
+    expect(r.stdout).toMatch(/Verdict: FAILED — thresholds: \d+ met, \d+ warnings?, 1 critical/);
     expect(r.stdout).toContain('Messages sent: 5\nMessages received: 4\n');
     expect(r.stdout).toContain('Errors encountered:\n  Connection closed mid-run (1011 internal error): 1\n====');
   });

@@ -146,8 +146,9 @@ describe('wsload report', () => {
     const page = await readFile(html, 'utf8');
     expect(page.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(page).not.toMatch(/https?:\/\//);
-    expect(await readFile(xml, 'utf8')).toContain('<testsuite name="wsload.thresholds" tests="0" failures="0" errors="0" skipped="0"');
-    expect(await readFile(md, 'utf8')).toMatch(/^### ℹ️ wsload stress — `ws:\/\/127\.0\.0\.1:\d+\/ws`\n/);
+    // stress is judged by the seed's six targets; 200 messages are too few to judge throughput.
+    expect(await readFile(xml, 'utf8')).toMatch(/<testsuite name="wsload\.thresholds" tests="6" failures="0" errors="0" skipped="1"/);
+    expect(await readFile(md, 'utf8')).toMatch(/^### ✅ wsload stress — `ws:\/\/127\.0\.0\.1:\d+\/ws`\n/);
   });
 
   it('prints the Markdown summary when no output is asked for', async () => {
@@ -182,6 +183,6 @@ describe('wsload report', () => {
     const report = await readReport(fast);
     expect(await writeReports(report, { githubStepSummary: summary })).toEqual([summary]);
     const text = await readFile(summary, 'utf8');
-    expect(text.startsWith('# earlier step\n### ℹ️ wsload stress')).toBe(true);
+    expect(text.startsWith('# earlier step\n### ✅ wsload stress')).toBe(true);
   });
 });

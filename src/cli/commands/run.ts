@@ -4,12 +4,10 @@
  * the target, runs it with a progress line, prints the summary, writes the JSON report and decides the
  * exit code.
  */
-import { stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
 import { runScript, type RunProgress, type RunResult } from '../../engine/run.js';
-import { ExitCode, usageError, WsloadError } from '../../errors.js';
+import { usageError, WsloadError } from '../../errors.js';
 import { buildRunJson } from '../../report/run-json.js';
 import { summarizeRun, type RunSummary } from '../../report/run-summary.js';
 import { formatRunText, runErrorLabel } from '../../report/run-text.js';
@@ -18,14 +16,15 @@ import { loadScript } from '../../scenario/load.js';
 import { formatProblem, ScriptError } from '../../scenario/problems.js';
 import type { ScriptPlan } from '../../scenario/types.js';
 import { compilePlan } from '../../schedule/phases.js';
-import { startServer, type RunningServer } from '../../server/index.js';
+import type { BaseReport } from '../../report/document.js';
+import type { RunningServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
+import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, type GateFlags } from '../gate.js';
 
-export interface RunFlags {
+export interface RunFlags extends GateFlags {
   environment?: string;
   target?: string;
   serve?: boolean;
-  json?: string;
   quiet?: boolean;
   drainTimeout?: string;
 }
@@ -64,16 +63,16 @@ and written).
 Docs: docs/run.md`;
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('run')
     .description('run an Artillery v2 WebSocket script, timing the round trip of every message')
     .argument('<script>', 'the script: YAML (.yml, .yaml) or JSON')
     .option('-e, --environment <name>', 'apply config.environments.<name> (its phases replace the top-level ones)')
     .option('-t, --target <url>', 'override the target URL (beats config and environment)')
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and use it as the target (--target is ignored)')
-    .option('--json <file>', 'also write every figure as JSON to <file> (- for stdout; the summary then goes to stderr)')
     .option('-q, --quiet', 'no start line, warnings or progress lines on stderr')
-    .option('--drain-timeout <ms>', `after the last phase, stop virtual users still running after this long (default ${RUN_DEFAULTS.drainTimeoutMs / 1000}s; bare digits are ms)`)
+    .option('--drain-timeout <ms>', `after the last phase, stop virtual users still running after this long (default ${RUN_DEFAULTS.drainTimeoutMs / 1000}s; bare digits are ms)`);
+  addGateOptions(cmd)
     .addHelpText('after', EXAMPLES)
     .action(async (script: string, flags: RunFlags) => {
       await runCommand(script, flags, ctx, program.version() ?? '0.0.0');
@@ -129,23 +128,21 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     if (ms === undefined) problems.push(`--drain-timeout must be a duration (e.g. 30s, 500ms, 0), got "${flags.drainTimeout}"`);
     else drainMs = ms;
   }
-  if (flags.json !== undefined && flags.json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
+  const json = flags.output ?? flags.json;
+  if (json !== undefined && json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
   if (problems.length > 0) throw usageError(problems.join('; '));
-  if (flags.json !== undefined && flags.json !== '-') {
-    // Fail before the run, not after it, when the report cannot be written.
-    const dir = dirname(resolve(flags.json));
-    const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
-    if (!isDir) throw usageError(`--json: directory "${dir}" does not exist`);
-  }
 
   // The embedded server listens before the script is loaded (its URL is the target); it is only
   // listening: no connection is opened until the script has loaded cleanly.
   let server: RunningServer | undefined;
-  if (flags.serve) server = await startServer({ host: '127.0.0.1', port: 0 });
+  if (flags.serve) server = await startEmbeddedServer();
   let result: RunResult;
   let plan: ScriptPlan;
+  let gate: Awaited<ReturnType<typeof prepareGate>>;
   try {
     plan = await load(script, flags, server?.url ?? flags.target, ctx);
+    // Thresholds (the script's, then --threshold) and report destinations: checked before any connection.
+    gate = await prepareGate(flags, ctx, plan.thresholds);
     if (!flags.quiet) {
       for (const w of plan.warnings) ctx.stderr.write(`${formatProblem(w)}\n`);
       const env = plan.environment === undefined ? '' : ` (env ${plan.environment})`;
@@ -182,47 +179,37 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   const scenarios = plan.scenarios.map((s) => ({ name: s.name, weight: s.weight }));
   // Unreachable: one clear line and no summary (main prints the error).
   if (!unreachable) {
-    const text = formatRunText(summary, { script, environment: plan.environment, target, scenarios, interrupted: result.aborted });
-    (flags.json === '-' ? ctx.stderr : ctx.stdout).write(text);
+    gate.summaryStream.write(formatRunText(summary, { script, environment: plan.environment, target, scenarios, interrupted: result.aborted }));
   }
-  if (flags.json !== undefined) {
-    const report = buildRunJson({
-      version,
-      script,
-      environment: plan.environment,
-      target,
-      aborted: result.aborted,
-      partial: result.aborted || unreachable,
-      options: { serve: flags.serve === true, ...result.settings },
-      scenarios,
-      summary,
-      snapshot: result.snapshot,
-    });
-    await writeReport(flags.json, `${JSON.stringify(report, null, 2)}\n`, ctx);
-  }
+  const base = buildRunJson({
+    version,
+    script,
+    environment: plan.environment,
+    target,
+    aborted: result.aborted,
+    partial: result.aborted || unreachable,
+    options: { serve: flags.serve === true, ...result.settings },
+    scenarios,
+    summary,
+    snapshot: result.snapshot,
+  });
+  // A script's offered message rate is not known in advance: throughput is not judged by default.
+  const { exitCode } = await finishGate(gate, {
+    base: base as unknown as BaseReport,
+    snapshot: result.snapshot,
+    view: { offeredRatePerSec: 'unknown' },
+    interrupted: result.aborted,
+    unreachable,
+  }, ctx);
 
   if (unreachable) {
     const reason = result.firstConnectError?.message ?? 'no connection could be opened';
     throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${target ?? 'the target'}: ${reason}`,
       server === undefined ? { hint: 'is the server running? try --serve' } : {});
   }
-  if (result.aborted) {
-    ctx.setExitCode(ExitCode.Interrupted);
-  } else if (summary.connections.attempted > 0 && summary.connections.successful === 0) {
+  if (!result.aborted && summary.connections.attempted > 0 && summary.connections.successful === 0) {
     const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${runErrorLabel(k)}: ${n}`);
     throw new WsloadError('WSLOAD_RUN_FAILED', `no virtual user could connect (${kinds.join(', ')})`);
   }
-}
-
-/** Write the JSON report to a file, or to stdout for "-". */
-async function writeReport(target: string, text: string, ctx: CliContext): Promise<void> {
-  if (target === '-') {
-    ctx.stdout.write(text);
-    return;
-  }
-  try {
-    await writeFile(target, text);
-  } catch (err) {
-    throw new WsloadError('WSLOAD_RUN_FAILED', `cannot write the --json report to ${target}: ${(err as Error).message}`, { cause: err });
-  }
+  ctx.setExitCode(exitCode);
 }

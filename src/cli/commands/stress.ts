@@ -3,8 +3,6 @@
  * and presets into one validated plan, optionally starts the reference server, runs the engine,
  * prints the summary block, writes the JSON report and decides the exit code.
  */
-import { stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
 import { runStress, type StressOptions, type StressProgress, type StressResult } from '../../engine/stress.js';
@@ -13,8 +11,10 @@ import { buildStressJson, type StressJsonOptions } from '../../report/stress-jso
 import { summarizeStress, type StressSummary } from '../../report/stress-summary.js';
 import { errorLabel, formatStressText } from '../../report/stress-text.js';
 import { parseDurationMs } from '../../scenario/duration.js';
-import { startServer, type RunningServer } from '../../server/index.js';
+import type { RunningServer } from '../../server/index.js';
+import type { BaseReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
+import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, type GateFlags } from '../gate.js';
 
 /** The seed's test modes. */
 export const PRESETS = {
@@ -38,7 +38,7 @@ export const STRESS_DEFAULTS = {
 export const STRESS_ENV = { url: 'WS_URL', connections: 'CONNECTIONS', messages: 'MESSAGES' } as const;
 
 /** Raw flag values as commander hands them over (no defaults: absent means "not given"). */
-export interface StressFlags {
+export interface StressFlags extends GateFlags {
   url?: string;
   connections?: string;
   messages?: string;
@@ -48,7 +48,6 @@ export interface StressFlags {
   replyTimeout?: string;
   connectTimeout?: string;
   serve?: boolean;
-  json?: string;
   quiet?: boolean;
 }
 
@@ -162,7 +161,8 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
     }
   }
 
-  if (flags.json !== undefined && flags.json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
+  const json = flags.output ?? flags.json;
+  if (json !== undefined && json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
 
   if (problems.length > 0) throw usageError(problems.join('; '));
   return {
@@ -170,7 +170,7 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
     preset,
     serve: flags.serve === true,
     urlGiven: urlSource !== 'default',
-    json: flags.json,
+    json,
     quiet: flags.quiet === true,
     sources: { url: urlSource, connections: connectionsSource, messages: messagesSource },
   };
@@ -193,7 +193,7 @@ connection succeeded, 2 bad flag, 130 interrupted (partial results printed and w
 Docs: docs/stress.md`;
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('stress')
     .description('open many connections, send request/reply messages on each, and report throughput, latency and errors')
     .option('--url <url>', `target WebSocket URL (env ${STRESS_ENV.url}; default ${STRESS_DEFAULTS.url})`)
@@ -205,11 +205,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--reply-timeout <ms>', `a reply later than this counts as reply_timeout (default ${STRESS_DEFAULTS.replyTimeoutMs}; units: 500ms, 10s)`)
     .option('--connect-timeout <ms>', `bound on each opening handshake (default ${STRESS_DEFAULTS.connectTimeoutMs})`)
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and test it (--url is ignored)')
-    .option('--json <file>', 'also write every figure as JSON to <file> (- for stdout; the summary then goes to stderr)')
-    .option('-q, --quiet', 'no start line and no progress lines on stderr')
+    .option('-q, --quiet', 'no start line and no progress lines on stderr');
+  addGateOptions(cmd)
     .addHelpText('after', EXAMPLES)
     .action(async (flags: StressFlags) => {
-      await stressCommand(resolveStressOptions(flags, ctx.env), ctx, program.version() ?? '0.0.0');
+      await stressCommand(resolveStressOptions(flags, ctx.env), flags, ctx, program.version() ?? '0.0.0');
     });
 }
 
@@ -233,16 +233,12 @@ function isUnreachable(s: StressSummary): boolean {
   return unreachable === c.failed;
 }
 
-async function stressCommand(plan: StressPlan, ctx: CliContext, version: string): Promise<void> {
-  if (plan.json !== undefined && plan.json !== '-') {
-    // Fail before the run, not after it, when the report cannot be written.
-    const dir = dirname(resolve(plan.json));
-    const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
-    if (!isDir) throw usageError(`--json: directory "${dir}" does not exist`);
-  }
+async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliContext, version: string): Promise<void> {
+  // Thresholds and report destinations are checked before anything is sent.
+  const gate = await prepareGate(flags, ctx);
 
   let server: RunningServer | undefined;
-  if (plan.serve) server = await startServer({ host: '127.0.0.1', port: 0 });
+  if (plan.serve) server = await startEmbeddedServer();
   const url = server?.url ?? plan.options.url;
   const o = plan.options;
   const abort = new AbortController();
@@ -269,45 +265,31 @@ async function stressCommand(plan: StressPlan, ctx: CliContext, version: string)
   const summary = summarizeStress(result.snapshot);
   const unreachable = !result.aborted && isUnreachable(summary);
   // Unreachable: one clear line and no summary (main prints the error).
-  if (!unreachable) {
-    const text = formatStressText(summary, { interrupted: result.aborted });
-    (plan.json === '-' ? ctx.stderr : ctx.stdout).write(text);
-  }
-  if (plan.json !== undefined) {
-    const options: StressJsonOptions = { ...o, url, preset: plan.preset ?? null, serve: plan.serve };
-    const report = buildStressJson({
-      version,
-      aborted: result.aborted,
-      partial: result.aborted || unreachable,
-      options,
-      summary,
-      snapshot: result.snapshot,
-    });
-    await writeReport(plan.json, `${JSON.stringify(report, null, 2)}\n`, ctx);
-  }
+  if (!unreachable) gate.summaryStream.write(formatStressText(summary, { interrupted: result.aborted }));
+  const options: StressJsonOptions = { ...o, url, preset: plan.preset ?? null, serve: plan.serve };
+  const base = buildStressJson({
+    version,
+    aborted: result.aborted,
+    partial: result.aborted || unreachable,
+    options,
+    summary,
+    snapshot: result.snapshot,
+  });
+  const { exitCode } = await finishGate(gate, {
+    base: base as unknown as BaseReport,
+    snapshot: result.snapshot,
+    interrupted: result.aborted,
+    unreachable,
+  }, ctx);
 
   if (unreachable) {
     const reason = result.firstConnectError?.message ?? 'no connection could be opened';
     throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${url}: ${reason}`,
       server === undefined ? { hint: 'is the server running? try --serve' } : {});
   }
-  if (result.aborted) {
-    ctx.setExitCode(ExitCode.Interrupted);
-  } else if (summary.connections.successful === 0 && summary.connections.attempted > 0) {
+  if (!result.aborted && summary.connections.successful === 0 && summary.connections.attempted > 0) {
     const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${errorLabel(k)}: ${n}`);
     throw new WsloadError('WSLOAD_RUN_FAILED', `no connection succeeded (${kinds.join(', ')})`);
   }
-}
-
-/** Write the JSON report to a file, or to stdout for "-". */
-async function writeReport(target: string, text: string, ctx: CliContext): Promise<void> {
-  if (target === '-') {
-    ctx.stdout.write(text);
-    return;
-  }
-  try {
-    await writeFile(target, text);
-  } catch (err) {
-    throw new WsloadError('WSLOAD_RUN_FAILED', `cannot write the --json report to ${target}: ${(err as Error).message}`, { cause: err });
-  }
+  ctx.setExitCode(exitCode);
 }

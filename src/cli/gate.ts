@@ -1,0 +1,145 @@
+/**
+ * What `stress` and `run` share once a run has a snapshot: judge it by thresholds, print the
+ * verdicts, write every report asked for (JSON, HTML, JUnit, Markdown, $GITHUB_STEP_SUMMARY) from the
+ * same final document, and decide the exit code. Also the flags that go with it, and the embedded
+ * reference server both commands start for `--serve`.
+ */
+import type { Command } from 'commander';
+import { ExitCode } from '../errors.js';
+import type { MetricsSnapshot } from '../metrics/index.js';
+import { enrichReport, type BaseReport, type WsloadReport } from '../report/document.js';
+import { checkReportTargets, writeReports, type ReportTargets } from '../report/write.js';
+import { startServer, type RunningServer } from '../server/index.js';
+import {
+  buildThresholdSet,
+  createMetricView,
+  evaluate,
+  overall,
+  parseCliThresholds,
+  type AbortDecision,
+  type Threshold,
+  type ThresholdSet,
+  type Verdict,
+  type ViewContext,
+} from '../thresholds/index.js';
+import type { CliContext } from './context.js';
+
+/** Flags added by `addGateOptions`. */
+export interface GateFlags {
+  json?: string;
+  output?: string;
+  html?: string;
+  junit?: string;
+  markdown?: string;
+  threshold?: string[];
+  strict?: boolean;
+  defaultThresholds?: boolean;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** The report and threshold flags, identical on every command that runs load. */
+export function addGateOptions(cmd: Command): Command {
+  return cmd
+    .option('-o, --output <file>', 'write the JSON report to <file> (same as --json; - for stdout)')
+    .option('--json <file>', 'write the JSON report to <file> (- for stdout; the summary then goes to stderr)')
+    .option('--html <file>', 'write a self-contained HTML report (charts, verdicts) to <file>')
+    .option('--junit <file>', 'write JUnit XML to <file>: one test case per threshold')
+    .option('--markdown <file>', 'write a Markdown summary to <file> (also appended to $GITHUB_STEP_SUMMARY when set)')
+    .option('--threshold <expr>', "judge the run by EXPR, e.g. 'ws.rtt.p99<100' or 'warning:ws.rtt.p95<50' (repeatable; docs/thresholds.md)", collect)
+    .option('--strict', 'warnings fail the run too (exit 3)')
+    .option('--default-thresholds', "also apply the seed's performance targets when thresholds are declared");
+}
+
+export interface Gate {
+  set: ThresholdSet;
+  targets: ReportTargets;
+  strict: boolean;
+  /** Where the summary goes: stderr when a report is written to stdout. */
+  summaryStream: CliContext['stdout'];
+}
+
+/**
+ * Check the gate's flags before anything is sent: threshold expressions (exit 2 on a bad one) and
+ * report destinations (a missing directory is refused now, not after a 44-minute run).
+ */
+export async function prepareGate(flags: GateFlags, ctx: CliContext, script: readonly Threshold[] = []): Promise<Gate> {
+  const cli = parseCliThresholds(flags.threshold ?? []);
+  const set = buildThresholdSet({ script, cli, defaults: flags.defaultThresholds ? 'always' : 'auto' });
+  const json = flags.output ?? flags.json;
+  const targets: ReportTargets = {};
+  if (json !== undefined) targets.json = json;
+  if (flags.html !== undefined) targets.html = flags.html;
+  if (flags.junit !== undefined) targets.junit = flags.junit;
+  if (flags.markdown !== undefined) targets.markdown = flags.markdown;
+  const summary = ctx.env.GITHUB_STEP_SUMMARY;
+  if (summary !== undefined && summary !== '') targets.githubStepSummary = summary;
+  await checkReportTargets(targets);
+  const toStdout = Object.entries(targets).some(([k, v]) => v === '-' && k !== 'githubStepSummary');
+  return { set, targets, strict: flags.strict === true, summaryStream: toStdout ? ctx.stderr : ctx.stdout };
+}
+
+const MARK: Record<Verdict['status'], string> = { met: '✔', warning: '▲', critical: '✖', not_judged: '–' };
+const WORD: Record<Verdict['status'], string> = { met: 'met', warning: 'warning', critical: 'critical', not_judged: 'not judged' };
+
+/** The verdict table for the terminal (plain text; colours only through `ctx.colors`). */
+export function formatVerdicts(verdicts: readonly Verdict[], ctx: Pick<CliContext, 'colors'>, opts: { defaults: boolean; strict: boolean; abort?: AbortDecision }): string {
+  if (verdicts.length === 0) return '';
+  const c = ctx.colors;
+  const paint: Record<Verdict['status'], (s: string) => string> = { met: c.green, warning: c.yellow, critical: c.red, not_judged: c.dim };
+  const lines = [`Thresholds${opts.defaults ? " (the seed's performance targets)" : ''}:`];
+  const width = Math.max(...verdicts.map((v) => v.name.length));
+  for (const v of verdicts) {
+    const mark = paint[v.status](`${MARK[v.status]} ${WORD[v.status].padEnd(10)}`);
+    const detail = v.status === 'not_judged' && v.reason ? v.reason : v.message;
+    lines.push(`  ${mark} ${v.name.padEnd(width)}  ${detail}`);
+  }
+  const o = overall(verdicts, { strict: opts.strict, ...(opts.abort ? { aborted: true } : {}) });
+  const head = o.status === 'failed' ? c.red(c.bold('FAILED')) : o.status === 'warning' ? c.yellow(c.bold('PASSED with warnings')) : c.green(c.bold('PASSED'));
+  lines.push(`Verdict: ${head} — ${o.summary}${opts.strict ? ' (strict: warnings fail)' : ''}`);
+  if (opts.abort) lines.push(`Run stopped early: ${opts.abort.message}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export interface FinishInput {
+  base: BaseReport;
+  snapshot: MetricsSnapshot;
+  view?: ViewContext;
+  /** The run was cut short by Ctrl-C. */
+  interrupted: boolean;
+  /** The target could not be reached: nothing to judge. */
+  unreachable: boolean;
+  /** A threshold with abortOnFail stopped the run. */
+  abort?: AbortDecision;
+}
+
+/**
+ * Judge, print the verdicts, write every report, and return the exit code thresholds ask for
+ * (0 or 3; an interrupted run keeps 130 and is still judged and written).
+ */
+export async function finishGate(gate: Gate, input: FinishInput, ctx: CliContext): Promise<{ exitCode: number; report: WsloadReport }> {
+  const judge = !input.unreachable;
+  const verdicts = judge ? evaluate(gate.set, createMetricView(input.snapshot, input.view ?? {})) : [];
+  if (judge) {
+    const text = formatVerdicts(verdicts, ctx, { defaults: gate.set.defaultsApplied, strict: gate.strict, ...(input.abort ? { abort: input.abort } : {}) });
+    if (text) gate.summaryStream.write(`\n${text}`);
+  }
+  const o = overall(verdicts, { strict: gate.strict, ...(input.abort ? { aborted: true } : {}) });
+  const exitCode = input.interrupted && !input.abort ? ExitCode.Interrupted : o.exitCode;
+  const report = enrichReport(input.base, {
+    verdicts,
+    strict: gate.strict,
+    ...(input.abort ? { abortedByThreshold: true } : {}),
+    exitCode: input.unreachable ? ExitCode.RunFailed : exitCode,
+  });
+  await writeReports(report, gate.targets, { stdout: ctx.stdout, strict: gate.strict });
+  return { exitCode, report };
+}
+
+/**
+ * The embedded reference server for `--serve`: loopback, a free port, and no limits that a load
+ * test would trip over (the defaults protect a real deployment, not a benchmark target).
+ */
+export function startEmbeddedServer(): Promise<RunningServer> {
+  return startServer({ host: '127.0.0.1', port: 0, maxConnections: 1_000_000, rateLimit: 0, idleTimeoutMs: 0 });
+}
