@@ -28,13 +28,14 @@ const settle = async () => {
 
 let failed = 0;
 let closedEarly = 0;
+let counting = false;
 function openOne(url) {
   return new Promise((resolve) => {
     const conn = new Connection(url, {
       onOpen: () => resolve(conn),
       onConnectFailed: () => { failed++; resolve(undefined); },
       onMessage: () => {},
-      onClose: () => { closedEarly++; },
+      onClose: () => { if (counting) closedEarly++; },
     }, { connectTimeoutMs: 10_000, closeTimeoutMs: 1_000, clock: realClock });
     conn.open();
   });
@@ -46,6 +47,7 @@ warm?.close();
 await sleep(200);
 
 const before = await settle();
+counting = true;
 const open = [];
 for (let i = 0; i < N; i += BATCH) {
   const got = await Promise.all(Array.from({ length: Math.min(BATCH, N - i) }, () => openOne(values.url)));
@@ -66,6 +68,7 @@ console.log(JSON.stringify({
   heapKBPerConnection: kb(after.heapUsed - before.heapUsed),
   externalKBPerConnection: kb(after.external - before.external),
 }));
+counting = false;
 for (const c of open) c.terminate();
 await sleep(100);
 process.exit(0);

@@ -1,8 +1,8 @@
 // Shared helpers for the benchmarks: start the reference server in its own process pinned to one core,
 // run a client pinned to the other, read CPU and memory of each. Loopback only; every child is killed
 // by its own pid when the bench ends.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,7 @@ export async function startServer(extra = []) {
 
 let seq = 0;
 /** Run a node script on core 1 with the usage probe; resolves with wall time, CPU, memory and stdout. */
-export async function runMeasured(scriptArgs, { env = {}, core = 1 } = {}) {
+export async function runMeasured(scriptArgs, { env = {}, core = 1, timeoutMs = 120_000 } = {}) {
   const usageFile = join(tmp, `usage-${process.pid}-${seq++}.json`);
   const [cmd, args] = pinned(core, process.execPath, ['--import', measure, ...scriptArgs]);
   const t0 = process.hrtime.bigint();
@@ -54,7 +54,12 @@ export async function runMeasured(scriptArgs, { env = {}, core = 1 } = {}) {
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
-  const code = await new Promise((resolve) => child.on('exit', resolve));
+  // Every run is bounded: past timeoutMs the child (this pid only) is killed and the run reports it.
+  let timedOut = false;
+  const killer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+  const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
+  clearTimeout(killer);
+  if (timedOut) stderr += `\n[bench] killed after ${timeoutMs} ms`;
   const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
   let usage = { cpuSec: NaN, userSec: NaN, systemSec: NaN, maxRssMiB: NaN };
   try { usage = JSON.parse(readFileSync(usageFile, 'utf8')); } catch { /* child died before exit hook */ }
@@ -70,4 +75,48 @@ export const median = (xs) => {
 export function machine() {
   const c = cpus();
   return `${c.length} × ${c[0]?.model ?? 'cpu'}, Node ${process.version}, ${process.platform} ${process.arch}`;
+}
+
+/** The machine as lscpu names it, its cores, and Node's version (for the results' headers). */
+export function machineInfo() {
+  let model = cpus()[0]?.model ?? 'unknown cpu';
+  try {
+    const out = execFileSync('lscpu', { encoding: 'utf8' });
+    const m = /^Model name:\s*(.+)$/m.exec(out);
+    if (m) model = m[1].trim();
+  } catch { /* no lscpu: os.cpus() model */ }
+  return { model, cores: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}` };
+}
+
+/** `HEAD` and whether src/ has uncommitted changes (others edit it while the bench runs). */
+export function sourceState() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
+    return `commit ${head}${dirty ? ` + uncommitted changes in src/ (${dirty.split('\n').length} files), as built by \`npm run build\`` : ''}`;
+  } catch {
+    return 'unknown commit';
+  }
+}
+
+/** Section order in bench/RESULTS.md, by the start of their heading. */
+const SECTION_ORDER = ['## Comparison', '## Start-up', '## Memory', '## Arrival accuracy', '## Profile', '## stress: '];
+const RESULTS_HEADER = '# Benchmark results\n\nFigures measured on this project\'s machine; the machine is noisy (runs drift up to ~2× over an hour), so read medians and ratios, not single numbers. Each section is rewritten by the command it names.\n\n';
+
+/**
+ * Replace (or add) sections of bench/RESULTS.md, each starting with `## <heading>`; `marker` is the
+ * start of the heading that identifies it. Other sections are kept; sections are kept in SECTION_ORDER.
+ */
+export function writeSections(sections) {
+  const file = join(root, 'bench', 'RESULTS.md');
+  let existing = '';
+  try { existing = readFileSync(file, 'utf8'); } catch { /* first run */ }
+  const start = existing.indexOf('\n## ');
+  const old = start < 0 ? [] : existing.slice(start + 1).split(/\n(?=## )/).filter((s) => s.trim());
+  const kept = old.filter((s) => !sections.some(({ marker }) => s.startsWith(marker)));
+  const all = [...kept, ...sections.map(({ text }) => text)];
+  const rank = (s) => { const i = SECTION_ORDER.findIndex((m) => s.startsWith(m)); return i < 0 ? SECTION_ORDER.length : i; };
+  all.sort((a, b) => rank(a) - rank(b));
+  writeFileSync(file, RESULTS_HEADER + all.map((s) => s.trimEnd() + '\n').join('\n'));
+  return file;
 }

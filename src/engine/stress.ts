@@ -9,7 +9,7 @@
  * connection has one message listener bound once, and reply timeouts are found by one periodic
  * sweep instead of a timer per message. Library code: never prints, never exits.
  */
-import { realClock, type Clock } from '../clock.js';
+import { realClock, type Clock, type TimerHandle } from '../clock.js';
 import { initHistograms, MetricsRecorder, summarizeEncoded, type Counter, type Gauge, type HistogramHandle, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { classifyClose, Connection, describeError, type ConnectionEvents } from './connection.js';
 
@@ -640,6 +640,59 @@ class Session implements ConnectionEvents {
   }
 }
 
+/** Rate mode's running schedule. */
+interface RateSchedule {
+  /** Clock time of send slot 0. */
+  readonly t0: number;
+  /** ms between consecutive sends of the run (1000 / total rate). */
+  readonly slotMs: number;
+  /** No more wake-ups; connections idle between sends disconnect now (abort). */
+  stop(): void;
+}
+
+/**
+ * Rate mode: give every open connection its place in the schedule, start them, and drive the
+ * schedule with one timer for the whole run (no timer per message, none per connection): it wakes
+ * at the next due send slot, pumps the connection of every slot now due (each send carries its own
+ * intended time), and sleeps until the next one.
+ */
+function startSchedule(run: Run): RateSchedule | undefined {
+  const { opts, clock } = run;
+  const active = run.sessions.filter((s) => s.state === S_OPEN);
+  const n = active.length;
+  if (n === 0) return undefined;
+  const slotMs = 1000 / (opts.ratePer === 'connection' ? opts.rate * n : opts.rate);
+  const t0 = clock.now();
+  for (let j = 0; j < n; j++) active[j]!.schedule(t0, j, n, slotMs);
+  for (const s of active) s.start();
+  const slots = n * opts.messages;
+  let g = 0;
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  const wake = (): void => {
+    timer = undefined;
+    if (stopped || run.stopping) return;
+    const now = clock.now();
+    // Same expression as Session.pump's due time: slot g = phase j + k·stride, j = g mod n.
+    for (; g < slots && t0 + g * slotMs <= now; g++) {
+      const s = active[g % n]!;
+      if (s.state === S_RUNNING) s.pump();
+    }
+    if (g < slots) timer = clock.setTimeout(wake, t0 + g * slotMs - clock.now());
+  };
+  wake();
+  return {
+    t0,
+    slotMs,
+    stop(): void {
+      if (stopped) return;
+      stopped = true;
+      timer?.cancel();
+      for (const s of active) if (s.state === S_RUNNING) s.pump();
+    },
+  };
+}
+
 /** Wait until epoch ms `at` on `clock`, or until `signal` aborts. */
 function sleepUntil(at: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
   const ms = at - clock.wallNow();
@@ -705,9 +758,11 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
 
   // Abort: stop now, let in-flight replies arrive for graceMs, then disconnect what is left.
   let graceTimer: NodeJS.Timeout | undefined;
+  let schedule: RateSchedule | undefined;
   const onAbort = (): void => {
     if (run.stopping) return;
     run.stopping = true;
+    schedule?.stop();
     // Idle connections (waiting to start, or between requests) disconnect now.
     for (const s of run.sessions) if (s.state === S_OPEN) s.start();
     graceTimer = setTimeout(() => {
@@ -734,17 +789,28 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
       await Promise.all(batch);
     }
     if (opts.holdMs > 0 && !run.stopping) await sleepUntil(clock.wallNow() + opts.holdMs, clock, signal);
-    // Then every open connection sends its requests.
-    for (const s of run.sessions) s.start();
+    // Then every open connection sends its requests (rate mode: on the schedule).
+    if (opts.rate > 0 && !run.stopping) schedule = startSchedule(run);
+    else for (const s of run.sessions) s.start();
     await run.allSettled();
   } finally {
+    schedule?.stop();
     clearInterval(sweeper);
     if (ticker !== undefined) clearTimeout(ticker);
     if (graceTimer !== undefined) clearTimeout(graceTimer);
     signal?.removeEventListener('abort', onAbort);
   }
 
+  const offeredRatePerSec = offeredRate(opts);
+  if (offeredRatePerSec !== undefined) {
+    // Achieved: sends over the time they took, counted from the schedule's start to the last send
+    // plus one send interval (a run exactly on schedule achieves exactly the target).
+    const sent = run.sent.value;
+    const spanMs = schedule === undefined || sent === 0 ? 0 : run.lastSendAt - schedule.t0 + schedule.slotMs;
+    recorder.gauge(StressMetric.rateTarget).value = offeredRatePerSec;
+    recorder.gauge(StressMetric.rateAchieved).value = spanMs > 0 ? Math.round((sent / spanMs) * 100_000) / 100 : 0;
+  }
   const snapshot = recorder.snapshot(epochNow());
   recorder.destroy();
-  return { snapshot, aborted: run.stopping, options: opts, firstConnectError: run.firstConnectError };
+  return { snapshot, aborted: run.stopping, options: opts, firstConnectError: run.firstConnectError, offeredRatePerSec };
 }

@@ -2,7 +2,7 @@
  * The figures of a stress run, computed once from its metrics snapshot, for the text and JSON
  * reporters. Pure: reads a snapshot, touches nothing else.
  */
-import { summarizeSnapshot, type LatencySummary, type MetricsSnapshot } from '../metrics/index.js';
+import { summarizeSnapshot, type LatencySummary, type MetricsSnapshot, type SnapshotSummary } from '../metrics/index.js';
 
 /** Latency figures in milliseconds (microsecond resolution). All 0 when `count` is 0. */
 export interface LatencyFigures {
@@ -51,10 +51,30 @@ export interface StressSummary {
     bytesSent: number;
     bytesReceived: number;
   };
+  /**
+   * Latency of every matched reply (`ws.rtt`). In rate mode it is measured from each request's
+   * intended send time (coordinated omission corrected); `latencyRaw` then has the raw figures.
+   */
   latency: LatencyFigures;
   latencyByType: Record<string, LatencyFigures>;
   connect: LatencyFigures;
   errors: Record<string, number>;
+  /** Rate mode only (absent in the closed loop): the schedule's target and how well it was kept. */
+  rate?: RateFigures;
+  /** Rate mode only: `ws.rtt.raw`, reply time − actual send time. */
+  latencyRaw?: LatencyFigures;
+}
+
+/** How a rate-mode run kept its schedule. */
+export interface RateFigures {
+  /** Target, messages per second for the whole run. */
+  target: number;
+  /** Sends per second achieved: sends / (last send − schedule start + one send interval). */
+  achieved: number;
+  /** Sends that went out later than their intended time by more than 5 ms (`messages.behind`). */
+  behind: number;
+  /** The largest lag of a send behind its intended time, ms (`ws.send_lag` max). */
+  maxLagMs: number;
 }
 
 /** Request types of the stress scenario, in report order. */
@@ -67,6 +87,18 @@ function figures(s: LatencySummary | undefined): LatencyFigures {
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
+/** Rate-mode figures when the snapshot is of a rate-mode run (it has `rate.target`), else undefined. */
+function rateFigures(snapshot: MetricsSnapshot, s: SnapshotSummary): RateFigures | undefined {
+  const target = snapshot.gauges['rate.target'];
+  if (target === undefined) return undefined;
+  return {
+    target,
+    achieved: snapshot.gauges['rate.achieved'] ?? 0,
+    behind: s.counters['messages.behind'] ?? 0,
+    maxLagMs: s.latency['ws.send_lag']?.max ?? 0,
+  };
+}
+
 export function summarizeStress(snapshot: MetricsSnapshot): StressSummary {
   const s = summarizeSnapshot(snapshot);
   const c = (name: string): number => s.counters[name] ?? 0;
@@ -77,6 +109,7 @@ export function summarizeStress(snapshot: MetricsSnapshot): StressSummary {
   const lost = c('messages.lost');
   const latencyByType: Record<string, LatencyFigures> = {};
   for (const type of STRESS_MESSAGE_TYPES) latencyByType[type] = figures(s.latency[`ws.rtt.${type}`]);
+  const rate = rateFigures(snapshot, s);
   return {
     durationSec: s.durationSec,
     connections: {
@@ -103,5 +136,6 @@ export function summarizeStress(snapshot: MetricsSnapshot): StressSummary {
     latencyByType,
     connect: figures(s.latency['ws.connect']),
     errors: s.errors,
+    ...(rate === undefined ? {} : { rate, latencyRaw: figures(s.latency['ws.rtt.raw']) }),
   };
 }

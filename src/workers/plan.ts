@@ -1,0 +1,211 @@
+/**
+ * Pure decisions of a distributed run, made before any process is started: how many worker
+ * processes (docs/workers.md#how-many-workers), which source addresses, and each worker's share.
+ * Every function here is deterministic and takes the machine's figures as arguments.
+ */
+import { isIPv4, isIP } from 'node:net';
+import { usageError } from '../errors.js';
+import { connectionsPerProcess, fdLimitError, portCount, sourcePortError, type PortRange } from './limits.js';
+
+/** Below both of these a stress run stays in-process: forking costs more than it brings. */
+export const STRESS_MIN_CONNECTIONS_FOR_WORKERS = 1000;
+export const STRESS_MIN_ROUND_TRIPS_FOR_WORKERS = 200_000;
+/** A script run whose busiest second plans fewer arrivals than this stays in-process. */
+export const RUN_MIN_ARRIVALS_PER_SEC_FOR_WORKERS = 50;
+/** The most processes wsload starts on its own to stay under the open-file limit. */
+export const MAX_AUTO_WORKERS = 64;
+/** Loopback targets: above this many connections, source addresses are spread automatically. */
+export const AUTO_LOCAL_ADDRESS_THRESHOLD = 20_000;
+/** Connections per automatic source address (well under the ~28k ephemeral ports, TIME_WAIT included). */
+export const CONNECTIONS_PER_AUTO_ADDRESS = 10_000;
+/** Longest address range `--local-address` accepts. */
+export const MAX_LOCAL_ADDRESSES = 4096;
+
+/** `total` split into `parts` whole shares differing by at most one, larger shares first. */
+export function splitEvenly(total: number, parts: number): number[] {
+  const base = Math.floor(total / parts);
+  const extra = total % parts;
+  return Array.from({ length: parts }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+const ipv4ToInt = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const intToIpv4 = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+
+/**
+ * `--local-address`: a comma list of addresses and IPv4 ranges (`127.0.0.1-127.0.0.8`, or
+ * `127.0.0.1-8` for the last octet). Returns the addresses in order, duplicates removed.
+ */
+export function parseLocalAddresses(spec: string): string[] {
+  const out: string[] = [];
+  const problems: string[] = [];
+  for (const raw of spec.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const dash = item.indexOf('-');
+    if (dash < 0) {
+      if (isIP(item) === 0) problems.push(`"${item}" is not an IP address`);
+      else out.push(item);
+      continue;
+    }
+    const from = item.slice(0, dash).trim();
+    let to = item.slice(dash + 1).trim();
+    if (/^\d{1,3}$/.test(to) && isIPv4(from)) to = `${from.slice(0, from.lastIndexOf('.'))}.${to}`;
+    if (!isIPv4(from) || !isIPv4(to)) {
+      problems.push(`"${item}" is not an IPv4 range (e.g. 127.0.0.1-127.0.0.8)`);
+      continue;
+    }
+    const a = ipv4ToInt(from);
+    const b = ipv4ToInt(to);
+    if (b < a) problems.push(`"${item}": the range ends before it starts`);
+    else if (b - a + 1 > MAX_LOCAL_ADDRESSES) problems.push(`"${item}": ${b - a + 1} addresses, at most ${MAX_LOCAL_ADDRESSES}`);
+    else for (let n = a; n <= b; n++) out.push(intToIpv4(n));
+  }
+  if (problems.length === 0 && out.length === 0) problems.push('no address given');
+  if (problems.length > 0) throw usageError(`--local-address: ${problems.join('; ')}`, 'give addresses or ranges, e.g. --local-address 127.0.0.1-127.0.0.8');
+  return [...new Set(out)];
+}
+
+/** True for a `ws://`/`wss://` URL whose host is an IPv4 loopback literal (127.0.0.0/8). */
+export function isLoopbackTarget(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return isIPv4(host) && host.startsWith('127.');
+}
+
+/** `host:port` of a URL, for messages. */
+function destinationOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || (u.protocol === 'wss:' ? '443' : '80')}`;
+  } catch {
+    return url;
+  }
+}
+
+export interface StressPlanInput {
+  connections: number;
+  messages: number;
+  batch: number;
+  /** Targets: worker i connects to `targets[i % n]`. */
+  targets: readonly string[];
+  /** `--workers N` when given (honoured exactly); undefined: decide (docs/workers.md). */
+  workers: number | undefined;
+  /** Cores of this machine (`os.availableParallelism()`). */
+  cores: number;
+  /** Soft open-file limit per process; undefined when unknown (no check). */
+  fdLimit: number | undefined;
+  ports: PortRange;
+  /** `--local-address` when given. */
+  localAddresses: readonly string[] | undefined;
+}
+
+export interface WorkerShare {
+  url: string;
+  connections: number;
+  batch: number;
+  localAddresses: string[];
+}
+
+export interface StressPlan {
+  /** 1 means in-process: no fork. */
+  workers: number;
+  shares: WorkerShare[];
+  /** Source addresses used, [] for the OS's choice. */
+  localAddresses: string[];
+  /** Why this many workers, in a few words (for the start line and docs). */
+  reason: string;
+}
+
+/**
+ * Decide workers and shares for a stress run, or throw one WsloadError naming the limit that cannot
+ * be met: the open-file limit per process, or the ephemeral ports per source address.
+ */
+export function planStress(input: StressPlanInput): StressPlan {
+  const c = input.connections;
+  const perProcess = input.fdLimit === undefined ? Number.POSITIVE_INFINITY : connectionsPerProcess(input.fdLimit);
+  const needed = Math.max(1, Math.ceil(c / perProcess));
+  let workers: number;
+  let reason: string;
+  if (input.workers !== undefined) {
+    if (!Number.isInteger(input.workers) || input.workers < 1) throw usageError(`--workers must be an integer >= 1, got ${String(input.workers)}`);
+    if (needed > input.workers) throw fdLimitError(c, input.fdLimit!, input.workers, true);
+    workers = input.workers;
+    reason = '--workers';
+  } else {
+    const small = c < STRESS_MIN_CONNECTIONS_FOR_WORKERS && c * input.messages < STRESS_MIN_ROUND_TRIPS_FOR_WORKERS;
+    const base = small ? 1 : Math.max(1, input.cores);
+    if (needed > MAX_AUTO_WORKERS) throw fdLimitError(c, input.fdLimit!, MAX_AUTO_WORKERS, false);
+    workers = Math.max(base, needed);
+    reason = needed > base ? `open-file limit ${input.fdLimit} per process` : small ? 'small run: in-process' : 'one per core';
+  }
+  workers = Math.max(1, Math.min(workers, c));
+
+  // Source addresses: given, or chosen for loopback targets when one address could run short.
+  let addresses = input.localAddresses !== undefined ? [...input.localAddresses] : [];
+  if (addresses.length === 0 && c > AUTO_LOCAL_ADDRESS_THRESHOLD && input.targets.every(isLoopbackTarget)) {
+    let n = Math.ceil(c / CONNECTIONS_PER_AUTO_ADDRESS);
+    if (n > workers) n = Math.ceil(n / workers) * workers;
+    n = Math.min(n, 254);
+    addresses = Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+  }
+
+  const counts = splitEvenly(c, workers);
+  const shares: WorkerShare[] = counts.map((n, i) => ({
+    url: input.targets[i % input.targets.length]!,
+    connections: n,
+    batch: Math.max(1, Math.round((input.batch * n) / c)),
+    localAddresses: addressSlice(addresses, i, workers),
+  }));
+
+  // Each (source address, server address) pair has one ephemeral range of ports.
+  const ports = portCount(input.ports);
+  const load = new Map<string, number>();
+  for (const s of shares) {
+    const dest = destinationOf(s.url);
+    const sources = s.localAddresses.length > 0 ? s.localAddresses : ['(default)'];
+    const each = splitEvenly(s.connections, sources.length);
+    sources.forEach((src, j) => load.set(`${src} ${dest}`, (load.get(`${src} ${dest}`) ?? 0) + each[j]!));
+  }
+  for (const [key, n] of load) {
+    if (n <= ports) continue;
+    const dest = key.slice(key.indexOf(' ') + 1);
+    const toDest = shares.filter((s) => destinationOf(s.url) === dest).reduce((sum, s) => sum + s.connections, 0);
+    throw sourcePortError(toDest, dest, Math.max(1, addresses.length), input.ports);
+  }
+  return { workers, shares, localAddresses: addresses, reason };
+}
+
+/**
+ * Worker i's source addresses: its own slice (every workers-th address) when there are enough,
+ * else all of them starting at a different one, so the load stays even.
+ */
+export function addressSlice(addresses: readonly string[], worker: number, workers: number): string[] {
+  const n = addresses.length;
+  if (n === 0) return [];
+  if (n >= workers) return addresses.filter((_, j) => j % workers === worker);
+  const k = worker % n;
+  return [...addresses.slice(k), ...addresses.slice(0, k)];
+}
+
+export interface RunPlanInput {
+  /** Planned arrivals in the busiest second (`max(plannedCounts(phases))`). */
+  peakArrivalsPerSec: number;
+  /** Planned arrivals in the whole plan. */
+  arrivals: number;
+  workers: number | undefined;
+  cores: number;
+}
+
+/** Workers for a script run: the plan is split into execution segments, one per worker. */
+export function planRun(input: RunPlanInput): { workers: number; reason: string } {
+  if (input.workers !== undefined) {
+    if (!Number.isInteger(input.workers) || input.workers < 1) throw usageError(`--workers must be an integer >= 1, got ${String(input.workers)}`);
+    return { workers: Math.max(1, Math.min(input.workers, input.arrivals)), reason: '--workers' };
+  }
+  if (input.peakArrivalsPerSec < RUN_MIN_ARRIVALS_PER_SEC_FOR_WORKERS) return { workers: 1, reason: 'small run: in-process' };
+  return { workers: Math.max(1, Math.min(input.cores, input.arrivals)), reason: 'one per core' };
+}
