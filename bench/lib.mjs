@@ -34,6 +34,7 @@ export async function startServer(extra = []) {
   });
   return {
     url,
+    pid: child.pid,
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', resolve);
@@ -120,3 +121,16 @@ export function writeSections(sections) {
   writeFileSync(file, RESULTS_HEADER + all.map((s) => s.trimEnd() + '\n').join('\n'));
   return file;
 }
+
+/** CPU seconds a running process has used so far, from /proc (NaN where there is no /proc). */
+export function procCpuSec(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+let CLK_TCK = 100;
+try { CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { /* default */ }

@@ -1,9 +1,9 @@
-// `npm run bench`: wsload stress, 200 connections × 500 messages against the reference server
+// `npm run bench:stress` (also the last part of `npm run bench`): wsload stress, 200 connections × 500 messages against the reference server
 // (server on core 0, client on core 1), several runs; prints messages/s, client CPU-s per 100k
 // round trips and peak memory, and writes bench/RESULTS.md.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bin, machine, median, root, runMeasured, startServer, tmp } from './lib.mjs';
+import { bin, machine, median, runMeasured, startServer, tmp, writeSections } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const C = Number(process.env.BENCH_CONNECTIONS ?? 200);
@@ -40,7 +40,7 @@ const med = (k) => median(rows.map((r) => r[k]));
 const summary = `median of ${RUNS}: ${med('msgPerSec').toFixed(0)} msg/s · ${med('cpuPer100k').toFixed(2)} client CPU-s per 100k round trips · peak ${med('maxRssMiB').toFixed(0)} MiB`;
 console.log(summary);
 
-const cmd = `npm run bench   # BENCH_RUNS=${RUNS} BENCH_CONNECTIONS=${C} BENCH_MESSAGES=${M}`;
+const cmd = `npm run bench:stress   # BENCH_RUNS=${RUNS} BENCH_CONNECTIONS=${C} BENCH_MESSAGES=${M}`;
 const table = [
   '| run | round trips | msg/s | wall s | client CPU-s | CPU-s per 100k | peak MiB | p50 ms | p99 ms |',
   '|---|---|---|---|---|---|---|---|---|',
@@ -57,12 +57,4 @@ ${table}
 
 **${summary}**
 `;
-const file = join(root, 'bench', 'RESULTS.md');
-let existing = '';
-try { existing = readFileSync(file, 'utf8'); } catch { /* first run */ }
-const header = '# Benchmark results\n\nFigures measured on this project\'s machine; the machine is noisy (runs drift up to ~2× over an hour), so read medians and ratios, not single numbers. Each section is rewritten by the command it names.\n\n';
-const marker = `## stress: `;
-const rest = existing.startsWith('# Benchmark results') ? existing.slice(existing.indexOf('\n## ') + 1) : '';
-const others = rest.split(/\n(?=## )/).filter((s) => s.trim() && !s.startsWith(marker)).join('\n');
-writeFileSync(file, header + section + (others ? '\n' + others : ''));
-console.log(`wrote ${file}`);
+console.log(`wrote ${writeSections([{ marker: '## stress: ', text: section }])}`);

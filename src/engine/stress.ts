@@ -134,7 +134,7 @@ export const StressMetric = {
 } as const;
 
 /** Rate mode: a send later than its intended time by more than this counts in `messages.behind`. */
-export const BEHIND_THRESHOLD_MS = 5;
+export const BEHIND_THRESHOLD_MS = 10;
 
 /** The total target rate (msg/s) of resolved options, or undefined in the closed loop. */
 export function offeredRate(o: Pick<ResolvedStressOptions, 'rate' | 'ratePer' | 'connections'>): number | undefined {

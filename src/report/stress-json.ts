@@ -3,7 +3,7 @@
  * field in docs/stress.md. Pure: builds an object; the CLI writes it.
  */
 import type { MetricsSnapshot } from '../metrics/index.js';
-import type { LatencyFigures, StressSummary } from './stress-summary.js';
+import type { LatencyFigures, RateFigures, StressSummary } from './stress-summary.js';
 
 /** The options as the run used them, plus how they were chosen. */
 export interface StressJsonOptions {
@@ -14,6 +14,9 @@ export interface StressJsonOptions {
   inflight: number;
   replyTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Rate mode only: the `--rate` value and what it counts (`run`: in total, `connection`: each). */
+  rate?: number;
+  ratePer?: 'run' | 'connection';
   /** The preset named on the command line, if any. */
   preset: string | null;
   /** True when the run targeted the embedded reference server (`--serve`). */
@@ -35,7 +38,12 @@ export interface StressJsonReport {
   options: StressJsonOptions;
   connections: StressSummary['connections'];
   messages: StressSummary['messages'];
+  /** Rate mode only: `{target, achieved, behind, maxLagMs}`. */
+  rate?: RateFigures;
+  /** `ws.rtt`; in rate mode corrected (from the intended send time). */
   latency: LatencyFigures;
+  /** Rate mode only: `ws.rtt.raw` (from the actual send time). */
+  latencyRaw?: LatencyFigures;
   latencyByType: Record<string, LatencyFigures>;
   connect: LatencyFigures;
   errors: Record<string, number>;
@@ -64,7 +72,9 @@ export function buildStressJson(input: StressJsonInput): StressJsonReport {
     options: input.options,
     connections: s.connections,
     messages: s.messages,
+    ...(s.rate === undefined ? {} : { rate: s.rate }),
     latency: s.latency,
+    ...(s.latencyRaw === undefined ? {} : { latencyRaw: s.latencyRaw }),
     latencyByType: s.latencyByType,
     connect: s.connect,
     errors: s.errors,

@@ -71,7 +71,7 @@ export interface RateFigures {
   target: number;
   /** Sends per second achieved: sends / (last send − schedule start + one send interval). */
   achieved: number;
-  /** Sends that went out later than their intended time by more than 5 ms (`messages.behind`). */
+  /** Sends that went out later than their intended time by more than 10 ms (`messages.behind`). */
   behind: number;
   /** The largest lag of a send behind its intended time, ms (`ws.send_lag` max). */
   maxLagMs: number;

@@ -67,6 +67,14 @@ function latencyLines(l: LatencyFigures): string[] {
   return [`  Average: ${ms(l.avg)}`, `  P50: ${ms(l.p50)}`, `  P95: ${ms(l.p95)}`, `  P99: ${ms(l.p99)}`];
 }
 
+/** Rate mode: the corrected figures with the raw ones beside, plus P99.9 and Max (the tail it is about). */
+function rateLatencyLines(l: LatencyFigures, raw: LatencyFigures): string[] {
+  if (l.count === 0) return ['  Average: n/a', '  P50: n/a', '  P95: n/a', '  P99: n/a', '  P99.9: n/a', '  Max: n/a'];
+  const line = (label: string, key: 'avg' | 'p50' | 'p95' | 'p99' | 'p999' | 'max'): string =>
+    `  ${label}: ${ms(l[key])} (raw ${raw.count === 0 ? 'n/a' : ms(raw[key])})`;
+  return [line('Average', 'avg'), line('P50', 'p50'), line('P95', 'p95'), line('P99', 'p99'), line('P99.9', 'p999'), line('Max', 'max')];
+}
+
 /** Errors, most frequent first, ties by kind. */
 function errorLines(errors: Record<string, number>): string[] {
   const kinds = Object.keys(errors).filter((k) => errors[k]! > 0);
@@ -97,9 +105,17 @@ export function formatStressText(s: StressSummary, opts: StressTextOptions = {})
     `Messages sent: ${m.sent}`,
     `Messages received: ${m.received}`,
     `Messages/sec: ${m.perSecond.toFixed(2)}`,
-    '',
-    'Latency Statistics:',
-    ...latencyLines(s.latency),
+    ...(s.rate === undefined ? [
+      '',
+      'Latency Statistics:',
+      ...latencyLines(s.latency),
+    ] : [
+      `Rate: target ${s.rate.target.toFixed(2)} msg/s, achieved ${s.rate.achieved.toFixed(2)} msg/s`,
+      `Sends behind schedule: ${s.rate.behind} (max lag ${ms(s.rate.maxLagMs)})`,
+      '',
+      'Latency Statistics (corrected: from each message\'s intended send time; raw: from its actual send):',
+      ...rateLatencyLines(s.latency, s.latencyRaw ?? s.latency),
+    ]),
     '',
     ...errorLines(s.errors),
     RULE,
