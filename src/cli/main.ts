@@ -50,7 +50,8 @@ Examples:
                                                the seed's Artillery scenario, every message timed
   $ wsload validate scenarios/ymera.yml        check a script: every problem at file:line:col
 
-Exit codes: 0 ok, 1 run failed (e.g. target unreachable), 2 usage or config error, 130 interrupted.
+Exit codes: 0 ok, 1 run failed (e.g. target unreachable), 2 usage or config error,
+3 a threshold's critical level was crossed (or compare found a regression), 130 interrupted.
 Docs: docs/README.md`);
   // Subcommands inherit output and error behaviour.
   for (const cmd of program.commands) {

@@ -14,6 +14,7 @@ import { parseDurationMs } from '../../scenario/duration.js';
 import type { RunningServer } from '../../server/index.js';
 import type { BaseReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
+import { resolveRateFlags } from '../rate-options.js';
 import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, type GateFlags } from '../gate.js';
 
 /** The seed's test modes. */
@@ -49,14 +50,19 @@ export interface StressFlags extends GateFlags {
   connectTimeout?: string;
   serve?: boolean;
   quiet?: boolean;
+  /** Rate mode (src/cli/rate-options.ts): `500` in total or `50/conn` per connection, msg/s. */
+  rate?: string;
+  /** Rate mode: run this long (messages = rate × duration). */
+  duration?: string;
 }
 
 /** Where a value came from, for messages. */
-export type ValueSource = 'flag' | 'preset' | 'env' | 'default';
+export type ValueSource = 'flag' | 'preset' | 'env' | 'default' | 'duration';
 
 /** Everything the command needs, validated. */
 export interface StressPlan {
-  options: Required<Pick<StressOptions, 'url' | 'connections' | 'messages' | 'batch' | 'inflight' | 'replyTimeoutMs' | 'connectTimeoutMs'>>;
+  options: Required<Pick<StressOptions, 'url' | 'connections' | 'messages' | 'batch' | 'inflight' | 'replyTimeoutMs' | 'connectTimeoutMs'>>
+    & Pick<StressOptions, 'rate' | 'ratePer'>;
   preset: PresetName | undefined;
   serve: boolean;
   /** True when a URL was given (flag or WS_URL), so `--serve` says it ignores it. */
@@ -141,6 +147,8 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
   };
   const replyTimeoutMs = timeout(flags.replyTimeout, '--reply-timeout', STRESS_DEFAULTS.replyTimeoutMs);
   const connectTimeoutMs = timeout(flags.connectTimeout, '--connect-timeout', STRESS_DEFAULTS.connectTimeoutMs);
+  // Rate mode: --rate/--duration may set the message count and the window.
+  const rated = resolveRateFlags(flags, { connections, messages, inflight, replyTimeoutMs }, problems);
 
   let url: string = STRESS_DEFAULTS.url;
   let urlSource: ValueSource = 'default';
@@ -166,13 +174,13 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
 
   if (problems.length > 0) throw usageError(problems.join('; '));
   return {
-    options: { url, connections, messages, batch, inflight, replyTimeoutMs, connectTimeoutMs },
+    options: { url, connections, messages: rated.messages, batch, inflight: rated.inflight, replyTimeoutMs, connectTimeoutMs, ...rated.options },
     preset,
     serve: flags.serve === true,
     urlGiven: urlSource !== 'default',
     json,
     quiet: flags.quiet === true,
-    sources: { url: urlSource, connections: connectionsSource, messages: messagesSource },
+    sources: { url: urlSource, connections: connectionsSource, messages: rated.messagesFromDuration ? 'duration' : messagesSource },
   };
 }
 
@@ -201,7 +209,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-m, --messages <n>', `messages per connection (env ${STRESS_ENV.messages}; default ${STRESS_DEFAULTS.messages})`)
     .option('--preset <name>', 'quick (100×10), medium (500×20) or heavy (1000×50); -c/-m override it')
     .option('--batch <n>', `connections opened concurrently per batch (default ${STRESS_DEFAULTS.batch})`)
-    .option('--inflight <n>', `requests in flight per connection (default ${STRESS_DEFAULTS.inflight}: the next when the reply has come)`)
+    .option('--inflight <n>', `requests in flight per connection (default ${STRESS_DEFAULTS.inflight}: the next when the reply has come; with --rate: rate per connection × reply timeout, 64–1000)`)
+    .option('--rate <r>', 'open loop: send on a fixed schedule of <r> messages/s in total (500) or per connection (50/conn), latency measured from each intended send time')
+    .option('--duration <d>', 'with --rate: run this long (30s, 2m): messages per connection = rate × duration (an explicit -m caps it)')
     .option('--reply-timeout <ms>', `a reply later than this counts as reply_timeout (default ${STRESS_DEFAULTS.replyTimeoutMs}; units: 500ms, 10s)`)
     .option('--connect-timeout <ms>', `bound on each opening handshake (default ${STRESS_DEFAULTS.connectTimeoutMs})`)
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and test it (--url is ignored)')
