@@ -6,12 +6,13 @@
  */
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
-import type { MetricsSnapshot } from '../metrics/index.js';
+import { IntervalAccumulator, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { enrichReport, type BaseReport, type WsloadReport } from '../report/document.js';
 import { checkReportTargets, writeReports, type ReportTargets } from '../report/write.js';
 import { startServer, type RunningServer } from '../server/index.js';
 import {
   buildThresholdSet,
+  createAbortWatcher,
   createMetricView,
   evaluate,
   overall,
@@ -134,6 +135,30 @@ export async function finishGate(gate: Gate, input: FinishInput, ctx: CliContext
   });
   await writeReports(report, gate.targets, { stdout: ctx.stdout, strict: gate.strict });
   return { exitCode, report };
+}
+
+/**
+ * Abort-on-fail: when a threshold with `abortOnFail` is declared, judge the run so far after every
+ * interval (from the interval samples, as reports see them) and stop the run once the threshold has
+ * stayed crossed (docs/thresholds.md). Returns no hook when nothing asks for it: no cost then.
+ */
+export function watchAbort(gate: Gate, abort: AbortController, view: ViewContext = {}): { onInterval?: (sample: IntervalSample) => void; decision(): AbortDecision | undefined } {
+  const watcher = createAbortWatcher(gate.set);
+  if (watcher.watching === 0) return { decision: () => undefined };
+  const acc = new IntervalAccumulator();
+  return {
+    onInterval(sample) {
+      if (watcher.decision !== undefined) return;
+      acc.add(sample);
+      const snapshot = acc.snapshot();
+      const decision = watcher.feed(createMetricView(snapshot, view), snapshot.endTime - snapshot.startTime);
+      if (decision !== undefined) {
+        acc.destroy();
+        abort.abort(decision);
+      }
+    },
+    decision: () => watcher.decision,
+  };
 }
 
 /**

@@ -83,6 +83,23 @@ describe('--threshold on the command line', () => {
   });
 });
 
+describe('abortOnFail', () => {
+  it('stops the run once a critical level has stayed crossed, says so, writes the report, exits 3', async () => {
+    const s = await server(50); // P50 ≈ 50 ms against an abort level of 10 ms
+    const json = join(dir, 'abort.json');
+    const started = Date.now();
+    // 2 connections × 1000 messages at ~50 ms each would take ~50 s; the abort comes after ~3 s.
+    const r = await cli(['stress', '--url', s.url, '-c', '2', '-m', '1000', '-q', '--threshold', 'abort:ws.rtt.p50<10', '-o', json]);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(Date.now() - started, 'stopped long before the planned work was done').toBeLessThan(20_000);
+    expect(r.stdout).toMatch(/Run stopped early: aborted: ws\.rtt\.p50 crossed critical >= 10 ms for \d+(\.\d+)? s/);
+    const report = JSON.parse(await readFile(json, 'utf8'));
+    expect(report.verdict).toMatchObject({ status: 'failed', exitCode: 3, abortedByThreshold: true });
+    expect(report.partial).toBe(true);
+    expect(report.messages.sent).toBeLessThan(2000);
+  });
+});
+
 describe('thresholds declared by a script', () => {
   const script = (extra: string) => `config:
   target: "ws://127.0.0.1:1/ws"

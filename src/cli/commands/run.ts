@@ -19,7 +19,7 @@ import { compilePlan } from '../../schedule/phases.js';
 import type { BaseReport } from '../../report/document.js';
 import type { RunningServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
-import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, type GateFlags } from '../gate.js';
+import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
 
 export interface RunFlags extends GateFlags {
   environment?: string;
@@ -139,6 +139,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   let result: RunResult;
   let plan: ScriptPlan;
   let gate: Awaited<ReturnType<typeof prepareGate>>;
+  let abortOnFail: ReturnType<typeof watchAbort> = { decision: () => undefined };
   try {
     plan = await load(script, flags, server?.url ?? flags.target, ctx);
     // Thresholds (the script's, then --threshold) and report destinations: checked before any connection.
@@ -157,6 +158,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     }
     const abort = new AbortController();
     void ctx.interrupted.then(() => abort.abort());
+    abortOnFail = watchAbort(gate, abort, { offeredRatePerSec: 'unknown' });
     let lastPrinted = 0;
     const onProgress = flags.quiet ? undefined : (p: RunProgress): void => {
       const sec = Math.round(p.elapsedMs / 1000);
@@ -166,6 +168,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     };
     result = await runScript(plan, { drainTimeoutMs: drainMs, env: ctx.env }, {
       signal: abort.signal,
+      ...(abortOnFail.onInterval ? { onInterval: abortOnFail.onInterval } : {}),
       log: (line) => ctx.stderr.write(`${line}\n`),
       ...(onProgress ? { onProgress } : {}),
     });
@@ -199,6 +202,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     snapshot: result.snapshot,
     view: { offeredRatePerSec: 'unknown' },
     interrupted: result.aborted,
+    ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
     unreachable,
   }, ctx);
 

@@ -15,7 +15,7 @@ import type { RunningServer } from '../../server/index.js';
 import type { BaseReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
 import { resolveRateFlags } from '../rate-options.js';
-import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, type GateFlags } from '../gate.js';
+import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
 
 /** The seed's test modes. */
 export const PRESETS = {
@@ -253,6 +253,7 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   const o = plan.options;
   const abort = new AbortController();
   void ctx.interrupted.then(() => abort.abort());
+  const abortOnFail = watchAbort(gate, abort);
 
   let result: StressResult;
   try {
@@ -267,7 +268,11 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
       lastPrinted = sec;
       ctx.stderr.write(formatProgressLine(p));
     };
-    result = await runStress({ ...o, url }, { signal: abort.signal, ...(onProgress ? { onProgress } : {}) });
+    result = await runStress({ ...o, url }, {
+      signal: abort.signal,
+      ...(onProgress ? { onProgress } : {}),
+      ...(abortOnFail.onInterval ? { onInterval: abortOnFail.onInterval } : {}),
+    });
   } finally {
     await server?.close();
   }
@@ -289,6 +294,7 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
     base: base as unknown as BaseReport,
     snapshot: result.snapshot,
     interrupted: result.aborted,
+    ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
     unreachable,
   }, ctx);
 
