@@ -3,6 +3,8 @@
  * batches, then each sends M requests — alternating pings and agent messages, the next when the
  * previous reply has come — matches every reply to its request by id, records round trips in HDR
  * histograms, and finally disconnects each connection with the protocol's `disconnect`.
+ * Rate mode (`rate`): an open loop instead — each connection sends on a fixed schedule whatever the
+ * replies, driven by one timer for the run, and round trips count from the intended send time.
  *
  * Hot path (../shared/PERF-NOTES.md): sends are built from prepared string templates, the reply's
  * id is read from the Buffer without JSON.parse, pending requests live in typed arrays, each
@@ -97,9 +99,10 @@ export interface StressResult {
   firstConnectError: FirstConnectError | undefined;
   /**
    * Rate mode: the target rate in messages per second for the whole run (for thresholds'
-   * `createMetricView(snapshot, { offeredRatePerSec })`); undefined in the closed loop (unbounded).
+   * `createMetricView(snapshot, { offeredRatePerSec })`); absent in the closed loop (unbounded).
+   * Equals `offeredRate(options)`.
    */
-  offeredRatePerSec: number | undefined;
+  offeredRatePerSec?: number | undefined;
 }
 
 export type ResolvedStressOptions = Required<StressOptions>;
@@ -812,5 +815,5 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
   }
   const snapshot = recorder.snapshot(epochNow());
   recorder.destroy();
-  return { snapshot, aborted: run.stopping, options: opts, firstConnectError: run.firstConnectError, offeredRatePerSec };
+  return { snapshot, aborted: run.stopping, options: opts, firstConnectError: run.firstConnectError, ...(offeredRatePerSec === undefined ? {} : { offeredRatePerSec }) };
 }

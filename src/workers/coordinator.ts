@@ -63,8 +63,11 @@ export interface WorkerReport {
   outcome: 'ok' | 'failed' | 'crashed' | 'killed';
   exitCode: number | null;
   signal: NodeJS.Signals | null;
-  /** Its share: connections (stress) or 1/count of the arrivals (run). */
+  /** Its share of a stress run's connections. */
   connections?: number;
+  /** What it did (from its snapshot): `connections.attempted`, and for a script `vusers.created`. */
+  connectionsAttempted?: number;
+  vusersCreated?: number;
   usage?: WorkerUsage;
   error?: string;
 }
@@ -146,7 +149,15 @@ export async function runStressDistributed(options: StressOptions, d: StressDist
     kind: 'stress',
     worker: i,
     workers: plan.workers,
-    options: { ...options, url: share.url, connections: share.connections, batch: share.batch, localAddresses: share.localAddresses },
+    options: {
+      ...options,
+      url: share.url,
+      connections: share.connections,
+      batch: share.batch,
+      localAddresses: share.localAddresses,
+      // Rate mode for the whole run: each worker sends its connections' share of it.
+      ...(whole.rate > 0 && whole.ratePer === 'run' ? { rate: (whole.rate * share.connections) / whole.connections } : {}),
+    },
   }));
   const live = new LiveMerger<StressProgress>(plan.workers, (latest, samples) => mergeStressProgress(latest, samples, whole.connections), d);
   const outcome = await runWorkers(jobs, {
@@ -389,12 +400,15 @@ class WorkerProcess {
     const error = this.error?.message ?? (outcome === 'ok' ? undefined : this.killed
       ? 'did not stop in time after stop; killed'
       : `exited without a result (${this.exitSignal !== null ? `signal ${this.exitSignal}` : `exit code ${String(this.exitCode)}`})`);
+    const counters = this.result?.result.snapshot.counters;
     return {
       index: this.index,
       pid: this.child.pid,
       outcome,
       exitCode: this.exitCode,
       signal: this.exitSignal,
+      ...(counters !== undefined ? { connectionsAttempted: counters['connections.attempted'] ?? 0 } : {}),
+      ...(counters?.['vusers.created'] !== undefined ? { vusersCreated: counters['vusers.created'] } : {}),
       ...(this.result ? { usage: this.result.usage } : {}),
       ...(error !== undefined ? { error } : {}),
     };

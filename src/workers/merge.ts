@@ -5,7 +5,7 @@
  * merged field by field below.
  */
 import type { PhaseResult, RunProgress, RunResult } from '../engine/run.js';
-import type { ResolvedStressOptions, StressProgress, StressResult } from '../engine/stress.js';
+import { offeredRate, type ResolvedStressOptions, type StressProgress, type StressResult } from '../engine/stress.js';
 import { mergeIntervals, mergeSnapshots, MetricsRecorder, summarizeEncoded, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 
 /** Error kind of a worker process that ended without a result (docs/stress.md, error kinds). */
@@ -70,11 +70,13 @@ export function mergePhases(parts: PhaseResult[][]): PhaseResult[] {
 export function mergeStressResults(parts: StressResult[], crashed: number, options: ResolvedStressOptions): StressResult {
   if (parts.length === 0) throw new RangeError('mergeStressResults needs at least one result');
   const s = parts[0]!.snapshot;
+  const rate = offeredRate(options);
   return {
     snapshot: mergeWorkerSnapshots(parts.map((p) => p.snapshot), crashed, { startTime: s.startTime, intervalMs: s.intervalMs }),
     aborted: parts.some((p) => p.aborted),
     options,
     firstConnectError: first(parts.map((p) => p.firstConnectError)),
+    ...(rate !== undefined ? { offeredRatePerSec: rate } : {}),
   };
 }
 
