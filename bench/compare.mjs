@@ -33,6 +33,7 @@ const log = (s) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).pa
 // Scripts
 const pingYml = join(root, 'bench', 'scripts', 'ping.yml');
 const emptyYml = join(root, 'bench', 'scripts', 'empty.yml');
+const emptyArtYml = join(root, 'bench', 'scripts', 'empty-artillery.yml');
 const bareClient = join(root, 'bench', 'bare-client.mjs');
 const YMERA_LOOP = 500; // 2 + 500 × 2 + 2 = 1,004 round trips per user: the same work as 1,000 pings
 
@@ -96,9 +97,9 @@ const TOOLS = [
     run: (url) => ({ args: [bareClient, '--url', url, '-c', String(C), '-m', String(M)] }),
     empty: (url) => ({ args: [bareClient, '--url', url, '-c', '1', '-m', '1'] }),
     emptyCmd: 'node bench/bare-client.mjs --url URL -c 1 -m 1',
-    parse(r) {
+    parse(r, f, want) {
       const j = JSON.parse(r.stdout.trim().split('\n').at(-1));
-      return { roundTrips: j.roundTrips, expected: j.errors === 0 && j.mismatched === 0, perSecond: j.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
+      return { roundTrips: j.roundTrips, expected: j.roundTrips === want && j.errors === 0 && j.mismatched === 0, perSecond: j.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
     },
     reports: 'its own percentiles (sorted array)',
   },
@@ -107,9 +108,9 @@ const TOOLS = [
     run: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', String(C), '-m', String(M), '--quiet', '--json', f] }),
     empty: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', '1', '-m', '1', '--quiet', '--json', f] }),
     emptyCmd: 'node bin/wsload.js stress --url URL -c 1 -m 1 --quiet --json FILE',
-    parse(r, f) {
+    parse(r, f, want) {
       const j = JSON.parse(readFileSync(f, 'utf8'));
-      return { roundTrips: j.messages.received, expected: j.messages.received === C * M, perSecond: j.messages.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
+      return { roundTrips: j.messages.received, expected: j.messages.received === want, perSecond: j.messages.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
     },
     reports: 'HDR `ws.rtt` per message (p50…p99.9, per type, per second)',
     note: 'sends pings and agent messages alternately (ids 1…M), then a disconnect per connection',
@@ -119,9 +120,9 @@ const TOOLS = [
     run: (url, f) => ({ args: [bin, 'run', pingYml, '-t', url, '--quiet', '--json', f] }),
     empty: (url, f) => ({ args: [bin, 'run', emptyYml, '-t', url, '--quiet', '--json', f] }),
     emptyCmd: 'node bin/wsload.js run bench/scripts/empty.yml -t URL --quiet --json FILE',
-    parse(r, f) {
+    parse(r, f, want) {
       const j = JSON.parse(readFileSync(f, 'utf8'));
-      return { roundTrips: j.messages.replied, expected: j.messages.replied === C * M && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
+      return { roundTrips: j.messages.replied, expected: j.messages.replied === want && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
     },
     reports: 'HDR `ws.rtt.ping` per message',
   },
@@ -130,22 +131,22 @@ const TOOLS = [
     run: (url, f) => ({ args: [bin, 'run', ymera.file, '-t', url, '--quiet', '--json', f] }),
     empty: (url, f) => ({ args: [bin, 'run', ymeraEmpty.file, '-t', url, '--quiet', '--json', f] }),
     emptyCmd: 'node bin/wsload.js run ymera-empty.yml -t URL --quiet --json FILE',
-    parse(r, f) {
+    parse(r, f, want) {
       const j = JSON.parse(readFileSync(f, 'utf8'));
-      return { roundTrips: j.messages.replied, expected: j.messages.replied === C * ymera.perUser && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
+      return { roundTrips: j.messages.replied, expected: j.messages.replied === want && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
     },
     reports: 'HDR per type (`ws.rtt.ping`, `ws.rtt.agent_message`, …) + the processor\'s histogram',
   },
   {
     key: 'artillery', label: `Artillery ${ART_VERSION} (ping script)`, cmd: `artillery run bench/scripts/ping.yml -t URL --output FILE`,
     run: (url, f) => ({ args: [artBin, 'run', pingYml, '-t', url, '--output', f], env: ART_ENV, timeoutMs: 240_000 }),
-    empty: (url, f) => ({ args: [artBin, 'run', emptyYml, '-t', url, '--output', f], env: ART_ENV, timeoutMs: 240_000 }),
-    emptyCmd: 'artillery run bench/scripts/empty.yml -t URL --output FILE',
-    parse(r, f) {
+    empty: (url, f) => ({ args: [artBin, 'run', emptyArtYml, '-t', url, '--output', f], env: ART_ENV, timeoutMs: 240_000 }),
+    emptyCmd: 'artillery run bench/scripts/empty-artillery.yml -t URL --output FILE',
+    parse(r, f, want) {
       const a = JSON.parse(readFileSync(f, 'utf8')).aggregate;
       const rt = a.counters['websocket.messages_received'] ?? 0;
       const spanSec = (a.lastMetricAt - a.firstMetricAt) / 1000;
-      return { roundTrips: rt, expected: rt === C * M && (a.counters['vusers.failed'] ?? 0) === 0, perSecond: rt / spanSec, p50: NaN, p99: NaN };
+      return { roundTrips: rt, expected: rt === want && (a.counters['vusers.failed'] ?? 0) === 0, perSecond: rt / spanSec, p50: NaN, p99: NaN };
     },
     reports: 'none per message (counters, `vusers.session_length`)',
   },
@@ -164,14 +165,14 @@ async function measureRun(tool, kind) {
   let parsed;
   try {
     if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
-    parsed = tool.parse(r, f);
+    parsed = tool.parse(r, f, kind === 'empty' ? (tool.key === 'ymera' ? ymeraEmpty.perUser : 1) : (tool.key === 'ymera' ? C * ymera.perUser : C * M));
   } catch (err) {
     parsed = { roundTrips: 0, expected: false, perSecond: NaN, p50: NaN, p99: NaN, error: err.message };
   }
-  return { tool: tool.key, kind, wallSec: r.wallSec, cpuSec: r.cpuSec, userSec: r.userSec, systemSec: r.systemSec, maxRssMiB: r.maxRssMiB, serverCpuSec, ...parsed };
+  return { tool: tool.key, kind, wallSec: r.wallSec, cpuSec: r.cpuSec, userSec: r.userSec, systemSec: r.systemSec, maxRssMiB: r.maxRssMiB, processes: r.processes, serverCpuSec, ...parsed };
 }
 
-const fmtRun = (x) => `${x.tool.padEnd(9)} ${x.kind.padEnd(5)} ${x.roundTrips} rt, wall ${x.wallSec.toFixed(2)} s, CPU ${x.cpuSec.toFixed(2)} s (user ${x.userSec.toFixed(2)}, sys ${x.systemSec.toFixed(2)}), peak ${x.maxRssMiB.toFixed(0)} MiB, server CPU ${x.serverCpuSec.toFixed(2)} s${x.expected ? '' : ' INCOMPLETE ' + (x.error ?? '')}`;
+const fmtRun = (x) => `${x.tool.padEnd(9)} ${x.kind.padEnd(5)} ${x.roundTrips} rt, wall ${x.wallSec.toFixed(2)} s, CPU ${x.cpuSec.toFixed(2)} s (user ${x.userSec.toFixed(2)}, sys ${x.systemSec.toFixed(2)}), peak ${x.maxRssMiB.toFixed(0)} MiB, server CPU ${x.serverCpuSec.toFixed(2)} s${x.processes > 1 ? `, ${x.processes} client processes` : ''}${x.expected ? '' : ' INCOMPLETE ' + (x.error ?? '')}`;
 
 // 1. Start-up: empty runs, alternating tools run by run.
 const empties = Object.fromEntries(TOOLS.map((t) => [t.key, []]));
@@ -222,8 +223,10 @@ try {
 // ---------------------------------------------------------------------------------------------
 // Figures
 const per100k = (cpu, rt) => (rt > 0 ? (cpu / rt) * 1e5 : NaN);
-const emptyCpu = Object.fromEntries(TOOLS.map((t) => [t.key, median(empties[t.key].map((x) => x.cpuSec))]));
-const emptyWall = Object.fromEntries(TOOLS.map((t) => [t.key, median(empties[t.key].map((x) => x.wallSec))]));
+const okEmpty = (key) => empties[key].filter((x) => x.expected);
+const medOrNaN = (xs) => (xs.length ? median(xs) : NaN);
+const emptyCpu = Object.fromEntries(TOOLS.map((t) => [t.key, medOrNaN(okEmpty(t.key).map((x) => x.cpuSec))]));
+const emptyWall = Object.fromEntries(TOOLS.map((t) => [t.key, medOrNaN(okEmpty(t.key).map((x) => x.wallSec))]));
 for (const round of rounds) {
   for (const t of TOOLS) {
     const x = round[t.key];
@@ -292,7 +295,7 @@ const compareText = `## Comparison: ${C} connections × ${M.toLocaleString('en-U
 
 Command: \`npm run bench\` (this section: \`npm run bench:compare\`; BENCH_ROUNDS=${ROUNDS})
 Machine: ${machineLine}. Source: ${src}. Measured: ${when}.
-Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`), CPU (user + system) and peak RSS from \`process.resourceUsage()\` at the client's exit (bench/measure.mjs, preloaded with \`--import\`; Artillery's worker thread is inside that process). Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
+Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`), CPU (user + system) and peak RSS from \`process.resourceUsage()\` at the client's exit (bench/measure.mjs, preloaded with \`--import\`; CPU summed over every Node process of the client, should it fork any; Artillery's worker thread is inside its process). Client processes per run: ${[...new Set(rounds.flatMap((r) => TOOLS.map((t) => `${t.key} ${r[t.key].processes}`)))].join(', ')}. Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
 Rounds: ${ROUNDS}; in each, every client runs once, in an order that rotates round by round; ratios are taken within a round, then the median over rounds. A run that did not complete all its round trips is marked and left out.
 
 The clients (all: ${C} connections/users, each a closed loop, the next message when the reply came):
@@ -318,17 +321,18 @@ const stTable = [
   '| empty run | command | runs | wall s (median) | wall min–max | CPU-s (median) | CPU-s min–max | peak RSS MiB |',
   '|---|---|---|---|---|---|---|---|',
   ...TOOLS.map((t) => {
-    const xs = empties[t.key];
+    const xs = okEmpty(t.key);
+    const bad = empties[t.key].length - xs.length;
     const w = xs.map((x) => x.wallSec);
     const c = xs.map((x) => x.cpuSec);
-    return `| ${t.label} | \`${t.emptyCmd}\` | ${xs.length} | ${f2(median(w))} | ${f2(Math.min(...w))}–${f2(Math.max(...w))} | ${f2(median(c))} | ${f2(Math.min(...c))}–${f2(Math.max(...c))} | ${f0(median(xs.map((x) => x.maxRssMiB)))} |`;
+    return `| ${t.label} | \`${t.emptyCmd}\` | ${xs.length}${bad ? ` (+${bad} incomplete)` : ''} | ${f2(median(w))} | ${f2(Math.min(...w))}–${f2(Math.max(...w))} | ${f2(median(c))} | ${f2(Math.min(...c))}–${f2(Math.max(...c))} | ${f0(medOrNaN(xs.map((x) => x.maxRssMiB)))} |`;
   }),
 ].join('\n');
 const stOk = (k) => emptyWall[k] <= 0.5 && emptyCpu[k] <= 0.4;
 const startupText = `## Start-up: an empty run (1 connection, 1 message)
 
 Command: \`npm run bench\` (this section: \`npm run bench:compare\`; BENCH_STARTUP_RUNS=${STARTUP_RUNS}, BENCH_ARTILLERY_EMPTY_RUNS=${ART_EMPTY_RUNS})
-Machine: ${machineLine}. Source: ${src}. Measured: ${when}. Same server and pinning as the comparison; the empty runs alternate tool by tool. Wall time is the parent's spawn-to-exit of the client process; CPU is the client's user + system. \`bench/scripts/empty.yml\` is one arrival in a 1 ms phase and one \`send\` + \`match\` ping (a 1 s phase would put a second of waiting into the wall time). The seed-scenario empty run is the same rewrite with 1 user and loop count 1 (6 round trips; it loads the TypeScript processor through tsx).
+Machine: ${machineLine}. Source: ${src}. Measured: ${when}. Same server and pinning as the comparison; the empty runs alternate tool by tool. Wall time is the parent's spawn-to-exit of the client process; CPU is the client's user + system. \`bench/scripts/empty.yml\` is one arrival in a 1 ms phase and one \`send\` + \`match\` ping (a 1 s phase would put a second of waiting into the wall time). The seed-scenario empty run is the same rewrite with 1 user and loop count 1 (6 round trips; it loads the TypeScript processor through tsx). Artillery refuses a fractional phase duration, so its empty run (\`bench/scripts/empty-artillery.yml\`) has a 1 s phase: about 1 s of its wall time is the phase.
 
 ${stTable}
 

@@ -62,8 +62,15 @@ export async function runMeasured(scriptArgs, { env = {}, core = 1, timeoutMs = 
   clearTimeout(killer);
   if (timedOut) stderr += `\n[bench] killed after ${timeoutMs} ms`;
   const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  let usage = { cpuSec: NaN, userSec: NaN, systemSec: NaN, maxRssMiB: NaN };
-  try { usage = JSON.parse(readFileSync(usageFile, 'utf8')); } catch { /* child died before exit hook */ }
+  // One line per Node process of the client (the client itself and any process it forked): CPU is
+  // summed over them; peak RSS is the client process's own, rssSumMiB the sum of every process's peak.
+  let usage = { cpuSec: NaN, userSec: NaN, systemSec: NaN, maxRssMiB: NaN, rssSumMiB: NaN, processes: 0 };
+  try {
+    const lines = readFileSync(usageFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const main = lines.find((l) => l.pid === child.pid) ?? lines.find((l) => !lines.some((o) => o.pid === l.ppid)) ?? lines[0];
+    const sum = (k) => lines.reduce((a, l) => a + l[k], 0);
+    usage = { cpuSec: sum('cpuSec'), userSec: sum('userSec'), systemSec: sum('systemSec'), maxRssMiB: main.maxRssMiB, rssSumMiB: sum('maxRssMiB'), processes: lines.length };
+  } catch { /* child died before its exit hook */ }
   return { code, wallSec, ...usage, stdout, stderr };
 }
 

@@ -110,6 +110,8 @@ export interface FinishInput {
   interrupted: boolean;
   /** The target could not be reached: nothing to judge. */
   unreachable: boolean;
+  /** The run could not do its job although it was judged (the target went away mid-run): the report says exit 1. */
+  runFailed?: boolean;
   /** A threshold with abortOnFail stopped the run. */
   abort?: AbortDecision;
 }
@@ -131,7 +133,7 @@ export async function finishGate(gate: Gate, input: FinishInput, ctx: CliContext
     verdicts,
     strict: gate.strict,
     ...(input.abort ? { abortedByThreshold: true } : {}),
-    exitCode: input.unreachable ? ExitCode.RunFailed : exitCode,
+    exitCode: input.unreachable || (input.runFailed === true && !input.interrupted) ? ExitCode.RunFailed : exitCode,
   });
   await writeReports(report, gate.targets, { stdout: ctx.stdout, strict: gate.strict });
   return { exitCode, report };

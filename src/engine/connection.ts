@@ -40,6 +40,9 @@ export interface ConnectionOptions {
 /** Kinds that mean "the target could not be reached at all" (as opposed to "it refused us"). */
 export const UNREACHABLE_KINDS: ReadonlySet<string> = new Set(['connect_refused', 'dns_failure', 'connect_timeout', 'host_unreachable']);
 
+/** OpenSSL's certificate verification codes as Node reports them (DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED, …). */
+const TLS_CERT_CODE = /CERT|^UNABLE_TO_(GET|VERIFY|DECRYPT)_/;
+
 interface ErrorLike {
   code?: unknown;
   message?: unknown;
@@ -80,16 +83,23 @@ export function classifyError(err: unknown): string {
     case 'EADDRNOTAVAIL':
     case 'EADDRINUSE':
       return 'no_source_port';
+    // TLS: the certificate was refused (self-signed, expired, wrong host name) or the server does
+    // not speak TLS on that port (EPROTO "wrong version number": wss:// against a ws:// server).
+    case 'EPROTO':
+      return 'tls_error';
     default:
       break;
   }
   if (code === undefined && Array.isArray(e.errors) && e.errors.length > 0) return classifyError(e.errors[0]);
   if (code !== undefined && code.startsWith('WS_ERR_')) return 'protocol_error';
+  if (code !== undefined && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || TLS_CERT_CODE.test(code))) return 'tls_error';
   const message = typeof e.message === 'string' ? e.message : '';
   const status = /^Unexpected server response: (\d{3})/.exec(message);
   if (status) return `handshake_rejected_${status[1]}`;
   if (/handshake has timed out/i.test(message)) return 'connect_timeout';
-  if (/^Invalid (Sec-WebSocket-Accept|Upgrade) header|subprotocol/i.test(message)) return 'handshake_invalid';
+  // ws: "Server sent no subprotocol", "Server sent an invalid subprotocol", "Server sent a subprotocol but none was requested".
+  if (/subprotocol/i.test(message)) return 'subprotocol_mismatch';
+  if (/^Invalid (Sec-WebSocket-Accept|Upgrade) header/i.test(message)) return 'handshake_invalid';
   if (code !== undefined) return `error_${code.toLowerCase()}`;
   return 'unknown_error';
 }
@@ -163,6 +173,9 @@ export class Connection {
     ws.on('error', onWsError.bind(this));
     ws.on('close', onWsClose.bind(this));
     ws.on('message', onWsMessage.bind(this));
+    // ws reports an open connection's socket errors (ECONNRESET, EPIPE) only as a 1006 close: listen
+    // on the socket itself so a reset is told apart from a plain disconnect (classifyClose).
+    ws.on('upgrade', onWsUpgrade.bind(this));
     this.timer = this.opts.clock.setTimeout(onConnectTimeout.bind(this), this.opts.connectTimeoutMs);
   }
 
@@ -274,6 +287,14 @@ export class Connection {
 
 function onWsOpen(this: Connection): void {
   this.handleOpen();
+}
+
+function onWsUpgrade(this: Connection, res: { socket?: { on(event: 'error', fn: (err: Error) => void): unknown } }): void {
+  res.socket?.on('error', onSocketError.bind(this));
+}
+
+function onSocketError(this: Connection, err: Error): void {
+  this.handleError(err);
 }
 
 function onWsUnexpectedResponse(this: Connection, _req: unknown, res: { statusCode?: number; statusMessage?: string }): void {

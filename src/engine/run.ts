@@ -13,6 +13,7 @@ import type { PhaseSpec, ScriptPlan } from '../scenario/types.js';
 import { ArrivalScheduler, type ArrivalInfo } from '../schedule/arrivals.js';
 import { compilePlan } from '../schedule/phases.js';
 import type { ExecutionSegment } from '../schedule/segment.js';
+import { TargetWatch } from './target-watch.js';
 import { prepareScenario, RunMetric, VirtualUser, VuErrorKind, type PreparedScenario, type VuHost, type VuMetrics, type VuSettings } from './vu.js';
 
 export interface RunOptions {
@@ -284,6 +285,7 @@ export async function runScript(plan: ScriptPlan, options: RunOptions = {}, deps
     rttHistogram,
     connecting: (url) => { target ??= url; },
     connectFailed: (kind, message) => { firstConnectError ??= { kind, message }; },
+    target: new TargetWatch(),
   };
 
   // Everything that can be refused is refused here, before the first arrival.
@@ -480,6 +482,8 @@ export async function runScript(plan: ScriptPlan, options: RunOptions = {}, deps
   }
   if (internalError !== undefined) throw internalError;
 
+  // The target went away and stayed away: the CLI marks the run partial and fails it (docs/exit-codes.md).
+  if (!isAborted && host.target?.lost === true) recorder.counter(RunMetric.targetLost).value = 1;
   const snapshot = recorder.snapshot(epochNow());
   recorder.destroy();
   const byStep: Record<string, Record<string, number>> = {};

@@ -14,6 +14,7 @@
 import { realClock, type Clock, type TimerHandle } from '../clock.js';
 import { initHistograms, MetricsRecorder, summarizeEncoded, type Counter, type Gauge, type HistogramHandle, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { classifyClose, Connection, describeError, type ConnectionEvents } from './connection.js';
+import { TARGET_LOST_METRIC, TargetWatch } from './target-watch.js';
 
 export interface StressOptions {
   /** Target, `ws://` or `wss://`. */
@@ -83,6 +84,12 @@ export interface StressDeps {
   startTime?: number;
   /** Called with each interval as it closes (the last, partial one is only in the snapshot). */
   onInterval?: (sample: IntervalSample) => void;
+  /**
+   * Awaited once every connection of this run has opened or failed, before the hold and the first
+   * send. A coordinator resolves it when all its workers got there, so that, as in one process, no
+   * connection sends before every connection is open. It must also resolve on abort.
+   */
+  allOpen?: () => Promise<void>;
 }
 
 /** The first handshake failure, for a one-line diagnosis ("connect ECONNREFUSED 127.0.0.1:8000"). */
@@ -127,11 +134,14 @@ export const StressMetric = {
   rttPing: 'ws.rtt.ping',
   rttAgentMessage: 'ws.rtt.agent_message',
   connect: 'ws.connect',
+  /** Set to 1 when the target went away mid-run (./target-watch.ts); absent otherwise. */
+  targetLost: TARGET_LOST_METRIC,
   // Rate mode only (absent from closed-loop snapshots): ws.rtt* are then measured from the intended
   // send time; these hold the raw round trips, each send's lag behind schedule, and the rates.
   rttRaw: 'ws.rtt.raw',
   sendLag: 'ws.send_lag',
   messagesBehind: 'messages.behind',
+  messagesBehindWindow: 'messages.behind_window',
   rateTarget: 'rate.target',
   rateAchieved: 'rate.achieved',
 } as const;
@@ -158,6 +168,9 @@ export const REPLY_TIMEOUT = 'reply_timeout';
 export const SEND_FAILED = 'send_failed';
 export const DISCONNECT_TIMEOUT = 'disconnect_timeout';
 export const CONNECT_ABORTED = 'connect_aborted';
+/** A connection that got nothing at all for STALL_TIMEOUTS reply timeouts in a row is given up. */
+export const CONNECTION_STALLED = 'connection_stalled';
+export const STALL_TIMEOUTS = 3;
 
 export function resolveEngineOptions(o: StressOptions): ResolvedStressOptions {
   const rate = o.rate !== undefined && Number.isFinite(o.rate) && o.rate > 0 ? o.rate : 0;
@@ -282,6 +295,8 @@ class Run {
   readonly rttRaw: HistogramHandle | undefined;
   readonly sendLag: HistogramHandle | undefined;
   readonly behind: Counter | undefined;
+  /** Of `behind`, the sends that waited for a slot of a full window. */
+  readonly behindWindow: Counter | undefined;
   /** Rate mode: clock time of the latest send. */
   lastSendAt = 0;
   readonly sessions: Session[] = [];
@@ -289,6 +304,8 @@ class Run {
   stopping = false;
   firstConnectError: FirstConnectError | undefined;
   errorsTotal = 0;
+  /** Connection outcomes, to tell at the end whether the target went away mid-run. */
+  readonly target = new TargetWatch();
   private settled = 0;
   private onAllSettled: (() => void) | undefined;
 
@@ -319,6 +336,7 @@ class Run {
     this.rttRaw = rateMode ? r.histogram(StressMetric.rttRaw) : undefined;
     this.sendLag = rateMode ? r.histogram(StressMetric.sendLag) : undefined;
     this.behind = rateMode ? r.counter(StressMetric.messagesBehind) : undefined;
+    this.behindWindow = rateMode ? r.counter(StressMetric.messagesBehindWindow) : undefined;
   }
 
   error(kind: string): void {
@@ -364,6 +382,10 @@ class Session implements ConnectionEvents {
   private disconnectDeadline = 0;
   /** Why this connection was given up, when it was our decision (reported at close). */
   private dropKind: string | undefined;
+  /** Stall detection: messages received, the count the sweep last saw, and since when nothing came. */
+  private inbound = 0;
+  private inboundSeen = 0;
+  private silentSince = 0;
   /** Settles the batch that opened this connection. */
   private settleConnect: (() => void) | undefined;
 
@@ -401,6 +423,8 @@ class Session implements ConnectionEvents {
     run.active.value++;
     run.connectHist.record(handshakeMs * 1000);
     this.state = S_OPEN;
+    this.silentSince = run.clock.now();
+    run.target.opened();
     this.settleConnectPromise();
     // A connection that opens after an abort goes straight to its disconnect.
     if (run.stopping) this.start();
@@ -411,6 +435,7 @@ class Session implements ConnectionEvents {
     run.failed.value++;
     run.error(kind);
     run.firstConnectError ??= { kind, message: describeError(error) };
+    run.target.connectFailed(kind);
     this.state = S_DONE;
     this.settleConnectPromise();
     run.sessionSettled();
@@ -439,9 +464,10 @@ class Session implements ConnectionEvents {
   /**
    * Send while there is room in the window (rate mode: and the next request is due); disconnect
    * when everything is answered. In rate mode a request whose window was full goes out as soon as a
-   * slot frees (a reply, a timeout), still measured from its intended time.
+   * slot frees (a reply, a timeout), still measured from its intended time. `freed`: a slot of a
+   * full window was just freed, so what goes out now late waited for the window.
    */
-  pump(): void {
+  pump(freed = false): void {
     const run = this.run;
     const limit = run.opts.messages;
     const window = run.opts.inflight;
@@ -450,11 +476,11 @@ class Session implements ConnectionEvents {
       while (this.pending < window && this.sentCount < limit && !run.stopping) {
         const due = this.dueT0 + (this.duePhase + this.sentCount * this.dueStride) * this.dueSlotMs;
         if (due > now) break;
-        if (!this.sendNext(due)) return;
+        if (!this.sendNext(due, freed)) return;
       }
     } else {
       while (this.pending < window && this.sentCount < limit && !run.stopping) {
-        if (!this.sendNext(0)) return;
+        if (!this.sendNext(0, false)) return;
       }
     }
     if (this.pending === 0 && (this.sentCount >= limit || run.stopping)) this.disconnect();
@@ -464,7 +490,7 @@ class Session implements ConnectionEvents {
    * Send request `sentCount + 1`: odd ids are pings, even ids agent messages. `due`: its intended
    * send time in rate mode (ignored in the closed loop).
    */
-  private sendNext(due: number): boolean {
+  private sendNext(due: number, freed: boolean): boolean {
     const run = this.run;
     const id = this.sentCount + 1;
     const type = (id & 1) === 1 ? TYPE_PING : TYPE_AGENT;
@@ -495,7 +521,10 @@ class Session implements ConnectionEvents {
       this.slotDue[slot] = due;
       const lag = at - due;
       run.sendLag!.record(lag * 1000);
-      if (lag > BEHIND_THRESHOLD_MS) run.behind!.value++;
+      if (lag > BEHIND_THRESHOLD_MS) {
+        run.behind!.value++;
+        if (freed) run.behindWindow!.value++;
+      }
       run.lastSendAt = at;
     }
     this.pending++;
@@ -509,6 +538,7 @@ class Session implements ConnectionEvents {
   onMessage(data: Buffer): void {
     const run = this.run;
     run.bytesReceived.value += data.length;
+    this.inbound++;
     const id = readReplyId(data);
     if (id > 0 && this.complete(id, data)) return;
     this.slowMessage(data, id);
@@ -527,6 +557,7 @@ class Session implements ConnectionEvents {
     const run = this.run;
     const now = run.clock.now();
     const rttMs = now - this.slotAt[slot]!;
+    const wasFull = this.pending === slots.length;
     slots[slot] = 0;
     this.pending--;
     run.received.value++;
@@ -543,7 +574,7 @@ class Session implements ConnectionEvents {
       const kind = serverErrorKind(parseObject(data));
       if (kind !== undefined) run.error(kind);
     }
-    if (this.state === S_RUNNING) this.pump();
+    if (this.state === S_RUNNING) this.pump(wasFull);
     return true;
   }
 
@@ -572,6 +603,9 @@ class Session implements ConnectionEvents {
   /** Called by the sweep: expire requests older than the reply timeout, and a silent disconnect. */
   sweep(now: number): void {
     const run = this.run;
+    // The server started a close (its close frame came) but holds the socket open: bound it by
+    // closeTimeoutMs rather than ws' own 30 s.
+    if (!this.conn.isOpen) this.conn.close(1000);
     if (this.state === S_DISCONNECTING) {
       if (this.disconnectId !== 0 && now >= this.disconnectDeadline) {
         this.disconnectId = 0;
@@ -581,6 +615,7 @@ class Session implements ConnectionEvents {
       return;
     }
     if (this.pending === 0) return;
+    const wasFull = this.pending === this.slotId.length;
     const oldest = now - run.opts.replyTimeoutMs;
     let expired = false;
     for (let slot = 0; slot < this.slotId.length; slot++) {
@@ -591,7 +626,19 @@ class Session implements ConnectionEvents {
         expired = true;
       }
     }
-    if (expired && this.state === S_RUNNING) this.pump();
+    if (expired) {
+      // A target that stopped answering: after STALL_TIMEOUTS reply timeouts with nothing received,
+      // stop sending into the void (each request would wait out its timeout): the rest is not sent.
+      if (this.inbound !== this.inboundSeen) {
+        this.inboundSeen = this.inbound;
+        this.silentSince = now;
+      } else if (now - this.silentSince >= STALL_TIMEOUTS * run.opts.replyTimeoutMs) {
+        this.dropKind ??= CONNECTION_STALLED;
+        this.conn.terminate();
+        return;
+      }
+    }
+    if (expired && this.state === S_RUNNING) this.pump(wasFull);
   }
 
   /** Send `disconnect` and wait (bounded, by the sweep) for the ack; requests still pending are lost. */
@@ -622,8 +669,12 @@ class Session implements ConnectionEvents {
     if (this.state !== S_DISCONNECTING) {
       // Closed under us before we were done: one error of its kind; what was in flight is lost.
       run.dropped.value++;
-      run.error(this.dropKind ?? classifyClose(code, error));
+      const kind = this.dropKind ?? classifyClose(code, error);
+      run.error(kind);
+      run.target.closed(code, kind);
       this.abandonPending();
+    } else {
+      run.target.closed(code, undefined);
     }
     this.state = S_DONE;
     run.sessionSettled();
@@ -791,6 +842,7 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
       }
       await Promise.all(batch);
     }
+    if (deps.allOpen !== undefined && !run.stopping) await deps.allOpen();
     if (opts.holdMs > 0 && !run.stopping) await sleepUntil(clock.wallNow() + opts.holdMs, clock, signal);
     // Then every open connection sends its requests (rate mode: on the schedule).
     if (opts.rate > 0 && !run.stopping) schedule = startSchedule(run);
@@ -813,6 +865,8 @@ export async function runStress(options: StressOptions, deps: StressDeps = {}): 
     recorder.gauge(StressMetric.rateTarget).value = offeredRatePerSec;
     recorder.gauge(StressMetric.rateAchieved).value = spanMs > 0 ? Math.round((sent / spanMs) * 100_000) / 100 : 0;
   }
+  // The target went away and stayed away: the CLI marks the run partial and fails it (docs/exit-codes.md).
+  if (!run.stopping && run.target.lost) recorder.counter(StressMetric.targetLost).value = 1;
   const snapshot = recorder.snapshot(epochNow());
   recorder.destroy();
   return { snapshot, aborted: run.stopping, options: opts, firstConnectError: run.firstConnectError, ...(offeredRatePerSec === undefined ? {} : { offeredRatePerSec }) };

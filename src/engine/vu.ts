@@ -25,6 +25,7 @@ import {
 import type { Jitter, LoopStep, ProcessorFunction, ScenarioPlan, StepPlan, ThinkStep } from '../scenario/types.js';
 import { classifyClose, Connection, describeError, type ConnectionEvents } from './connection.js';
 import { Inbox, REPLY_TIMEOUT, VuError, WAIT_TIMEOUT, type InboxCounters, type InboxHost, type ReceivedMessage } from './inbox.js';
+import { TARGET_LOST_METRIC, type TargetWatch } from './target-watch.js';
 
 export { VuError } from './inbox.js';
 
@@ -70,6 +71,8 @@ export const RunMetric = {
   bytesReceived: 'bytes.received',
   rtt: 'ws.rtt',
   connect: 'ws.connect',
+  /** Set to 1 when the target went away mid-run (./target-watch.ts); absent otherwise. */
+  targetLost: TARGET_LOST_METRIC,
 } as const;
 
 /** The metric handles virtual users write to; one set per run. */
@@ -120,6 +123,8 @@ export interface VuHost {
   /** The first URL a user connected to, and the first handshake failure (for "cannot connect to …"). */
   connecting(url: string): void;
   connectFailed(kind: string, message: string): void;
+  /** Connection outcomes, to tell whether the target went away mid-run (optional). */
+  readonly target?: TargetWatch;
 }
 
 // ---- prepared scenarios ----
@@ -595,6 +600,7 @@ export class VirtualUser implements ConnectionEvents {
     m.successful.value++;
     m.connectionsActive.value++;
     m.connect.record(handshakeMs * 1000);
+    this.host.target?.opened();
     const settle = this.connectSettle;
     this.connectSettle = undefined;
     settle?.resolve();
@@ -605,6 +611,7 @@ export class VirtualUser implements ConnectionEvents {
     m.connectFailed.value++;
     const message = describeError(error);
     if (kind !== 'connect_aborted') this.host.connectFailed(kind, message);
+    this.host.target?.connectFailed(kind);
     const settle = this.connectSettle;
     this.connectSettle = undefined;
     settle?.reject(new VuError(kind, message));
@@ -623,6 +630,7 @@ export class VirtualUser implements ConnectionEvents {
     if (phase === P_RUNNING) {
       // Closed under a running flow: the step in progress (or the next one) fails with this kind.
       const err = new VuError(classifyClose(code, error), `the connection closed during the flow (code ${code})`);
+      this.host.target?.closed(code, err.kind);
       this.closeError = err;
       this.inbox.cancelWait(err);
       this.inbox.abandon('lost');
@@ -631,10 +639,12 @@ export class VirtualUser implements ConnectionEvents {
       interrupt?.(err);
     } else if (phase === P_FLOW_DONE) {
       // After the last step: a normal close (1000, e.g. the server answering `disconnect`) is the end.
-      if (code !== 1000 && this.stopError === undefined) {
-        this.host.error(classifyClose(code, error), this.loc, `the connection closed after the flow (code ${code})`);
-      }
+      const kind = code !== 1000 && this.stopError === undefined ? classifyClose(code, error) : undefined;
+      if (kind !== undefined) this.host.error(kind, this.loc, `the connection closed after the flow (code ${code})`);
+      this.host.target?.closed(code, kind);
       this.inbox.abandon('lost');
+    } else {
+      this.host.target?.closed(code, undefined);
     }
     const resolve = this.closeResolve;
     this.closeResolve = undefined;

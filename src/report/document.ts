@@ -266,7 +266,11 @@ function figuresOf(snapshot: MetricsSnapshot, name: string): LatencyFigures {
 
 /** Message types measured in a snapshot (`ws.rtt.<type>`), sorted. */
 export function rttTypes(snapshot: MetricsSnapshot): string[] {
-  return Object.keys(snapshot.histograms).filter((n) => n.startsWith('ws.rtt.')).map((n) => n.slice('ws.rtt.'.length)).sort();
+  // A stress rate-mode snapshot (it has `rate.target`) keeps raw round trips in `ws.rtt.raw`: not a type.
+  const rateMode = Object.hasOwn(snapshot.gauges, 'rate.target');
+  return Object.keys(snapshot.histograms)
+    .filter((n) => n.startsWith('ws.rtt.') && !(rateMode && n === 'ws.rtt.raw'))
+    .map((n) => n.slice('ws.rtt.'.length)).sort();
 }
 
 /** The summary fields every command has, recomputed from a snapshot. */
@@ -294,7 +298,7 @@ export interface MergeOptions {
 }
 
 /** Command-specific summary fields that come from the snapshot and so go stale in a merge. */
-const SNAPSHOT_DERIVED = ['connections', 'messages', 'vusers', 'sessionLength', 'custom'] as const;
+const SNAPSHOT_DERIVED = ['connections', 'messages', 'vusers', 'sessionLength', 'custom', 'rate', 'latencyRaw'] as const;
 
 /** `errorsByStep` of every part, added step by step and kind by kind; undefined when no part has it. */
 export function mergeErrorsByStep(parts: readonly BaseReport[]): Record<string, Record<string, number>> | undefined {
@@ -347,5 +351,5 @@ export function mergeReports(reports: readonly WsloadReport[], opts: MergeOption
 
 function stressSummaryFields(snapshot: MetricsSnapshot): Partial<BaseReport> {
   const s = summarizeStress(snapshot);
-  return { connections: s.connections, messages: s.messages, latencyByType: s.latencyByType };
+  return { connections: s.connections, messages: s.messages, latencyByType: s.latencyByType, ...(s.rate === undefined ? {} : { rate: s.rate, latencyRaw: s.latencyRaw }) };
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { CHARTS_JS } from './charts-client.js';
 import type { WsloadReport } from './document.js';
 import {
   errorRows,
@@ -24,15 +25,15 @@ import {
   verdictHeadline,
 } from './figures.js';
 
-interface UplotAssets {
+export interface UplotAssets {
   js: string;
   css: string;
 }
 
 let assets: UplotAssets | undefined;
 
-/** uPlot's browser build and stylesheet, read once from the installed package. */
-function uplotAssets(): UplotAssets {
+/** uPlot's browser build and stylesheet, read once from the installed package (the dashboard serves them too). */
+export function uplotAssets(): UplotAssets {
   if (assets !== undefined) return assets;
   const require = createRequire(import.meta.url);
   const js = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8')
@@ -210,7 +211,8 @@ function chartsHtml(r: WsloadReport): string {
   return `${phaseNote}<div class="charts">${figures.join('')}</div><p class="note hint no-print">Drag across a chart to zoom, double-click to reset; click a legend entry to hide or show its series.</p>`;
 }
 
-const CSS = `
+/** The report's stylesheet; the live dashboard builds on it so both look alike. */
+export const REPORT_CSS = `
 :root{--fg:#0f172a;--muted:#475569;--faint:#94a3b8;--line:#e2e8f0;--bg:#f8fafc;--card:#fff;--accent:#4f46e5;
 --good:#15803d;--good-bg:#f0fdf4;--warn:#b45309;--warn-bg:#fffbeb;--bad:#b91c1c;--bad-bg:#fef2f2}
 *{box-sizing:border-box}
@@ -303,119 +305,24 @@ footer{color:var(--faint);font-size:12px;text-align:center;margin-top:24px}
 }
 `;
 
-/** The page's chart code: plain ES5-style JavaScript, run by the browser against the embedded data. */
+/**
+ * The page's chart code: plain ES5-style JavaScript, run by the browser against the embedded data;
+ * the charts themselves are `CHARTS_JS`, shared with the live dashboard.
+ */
 const CLIENT_JS = String.raw`
 (function () {
   'use strict';
   var report = JSON.parse(document.getElementById('wsload-data').textContent);
   var C = JSON.parse(document.getElementById('wsload-colors').textContent);
   var series = report.series || [];
-  var phases = (report.phases || []).filter(function (p) { return typeof p.startSec === 'number' && typeof p.endSec === 'number' && p.endSec >= p.startSec; });
-  var charts = [];
   if (series.length === 0 || typeof uPlot === 'undefined') { document.body.setAttribute('data-charts', 'none'); return; }
-
-  var t = series.map(function (p) { return p.t; });
-  function col(f) { return series.map(f); }
-  function rtt(k) { return col(function (p) { return p.rtt ? p.rtt[k] : null; }); }
-  function fixed(d) { return function (u, v) { return v == null ? '–' : v.toFixed(d); }; }
-  var few = series.length < 3;
-
-  // Phases: shaded bands behind the series, a line at each start, the name at the top.
-  function drawPhases(u) {
-    if (phases.length === 0) return;
-    var ctx = u.ctx, b = u.bbox, dpr = window.devicePixelRatio || 1;
-    ctx.save();
-    ctx.beginPath(); ctx.rect(b.left, b.top, b.width, b.height); ctx.clip();
-    ctx.font = (11 * dpr) + 'px system-ui, sans-serif';
-    ctx.textBaseline = 'top';
-    phases.forEach(function (p, i) {
-      var x0 = u.valToPos(p.startSec, 'x', true), x1 = u.valToPos(p.endSec, 'x', true);
-      ctx.fillStyle = i % 2 === 0 ? 'rgba(79,70,229,0.06)' : 'rgba(100,116,139,0.08)';
-      ctx.fillRect(x0, b.top, Math.max(1, x1 - x0), b.height);
-      ctx.strokeStyle = 'rgba(79,70,229,0.45)'; ctx.lineWidth = dpr; ctx.setLineDash([4 * dpr, 3 * dpr]);
-      ctx.beginPath(); ctx.moveTo(Math.round(x0) + 0.5, b.top); ctx.lineTo(Math.round(x0) + 0.5, b.top + b.height); ctx.stroke();
-      ctx.setLineDash([]);
-      ctx.fillStyle = '#4338ca';
-      ctx.fillText(p.name, x0 + 4 * dpr, b.top + 3 * dpr, Math.max(0, x1 - x0 - 6 * dpr));
-    });
-    ctx.restore();
-  }
-
-  function line(label, color, values, extra) {
-    var s = { label: label, stroke: color, width: 2, value: fixed(2), points: { show: few, size: 6, fill: color }, spanGaps: false };
-    for (var k in extra || {}) s[k] = extra[k];
-    return { s: s, v: values };
-  }
-
-  var hasVus = series.some(function (p) { return p.activeVusers !== undefined; });
-  var arrivalsPerSec = col(function (p) { return p.durationSec > 0 ? Math.round(p.arrivals / p.durationSec * 100) / 100 : p.arrivals; });
-  var specs = {
-    latency: { unit: 'ms', lines: [
-      line('p50', C.p50, rtt('p50')), line('p95', C.p95, rtt('p95')), line('p99', C.p99, rtt('p99')),
-      line('max', C.max, rtt('max'), { dash: [5, 4], width: 1.5, show: false })
-    ] },
-    throughput: { unit: 'msg/s', lines: [
-      line('sent/s', C.sent, col(function (p) { return p.sentPerSec; })),
-      line('received/s', C.received, col(function (p) { return p.receivedPerSec; }), { dash: [6, 3] })
-    ] },
-    concurrency: { unit: 'open', int: true, right: 'arrivals/s', lines: [
-      line('connections', C.connections, col(function (p) { return p.activeConnections; }), { value: fixed(0), fill: 'rgba(124,58,237,0.08)' })
-    ].concat(hasVus ? [line('VUs', C.vusers, col(function (p) { return p.activeVusers === undefined ? null : p.activeVusers; }), { value: fixed(0) })] : [])
-     .concat([line('arrivals/s', C.arrivals, arrivalsPerSec, { scale: 'right', width: 1.5, dash: [2, 3] })]) },
-    errors: { unit: 'errors', int: true, lines: [
-      line('errors', C.errors, col(function (p) { return p.errors; }), { value: fixed(0), fill: 'rgba(220,38,38,0.55)', width: 0,
-        paths: uPlot.paths.bars({ size: [0.7, 48], align: 0 }), points: { show: false } })
-    ] }
-  };
-
-  var axisStyle = { stroke: '#475569', grid: { stroke: '#eef2f7', width: 1 }, ticks: { stroke: '#cbd5e1', width: 1 }, font: '12px system-ui, sans-serif', labelFont: '12px system-ui, sans-serif' };
-  function axis(o) { var a = {}; for (var k in axisStyle) a[k] = axisStyle[k]; for (var j in o) a[j] = o[j]; return a; }
   var PRINT_WIDTH = 680;
-  // Counts have whole-number ticks.
-  var INT_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7];
-  // The same x range on every chart, from the run's start, so the charts line up one under another.
-  var step = (report.metrics && report.metrics.intervalMs ? report.metrics.intervalMs : 1000) / 1000;
-  var tEnd = Math.max(t[t.length - 1], phases.reduce(function (m, p) { return Math.max(m, p.endSec); }, 0));
-  function xRange() { return [0, tEnd + step / 2]; }
-
-  function size(el) {
-    var w = Math.max(260, Math.floor(el.clientWidth || 600));
-    return { width: w, height: Math.round(Math.min(300, Math.max(200, w * 0.5))) };
-  }
-
-  Array.prototype.forEach.call(document.querySelectorAll('figure.chart'), function (fig) {
-    var spec = specs[fig.getAttribute('data-chart')];
-    if (!spec) return;
-    var el = fig.querySelector('.plot');
-    var dims = size(el);
-    var opts = {
-      width: dims.width, height: dims.height,
-      padding: [14, spec.right ? 4 : 16, 0, 4],
-      legend: { live: true },
-      cursor: { drag: { x: true, y: false }, points: { size: 7 } },
-      scales: { x: { time: false, range: xRange },
-                y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1]; } },
-                right: { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1]; } } },
-      axes: [
-        axis({ label: 'time since start (s)', labelSize: 22, values: function (u, vals) { return vals.map(function (v) { return v + ' s'; }); } }),
-        axis(spec.int ? { label: spec.unit, labelSize: 22, size: 56, incrs: INT_INCRS } : { label: spec.unit, labelSize: 22, size: 56 })
-      ].concat(spec.right ? [axis({ scale: 'right', side: 1, label: spec.right, labelSize: 22, size: 52, grid: { show: false } })] : []),
-      series: [{ label: 'time', value: function (u, v) { return v == null ? '–' : v.toFixed(1) + ' s'; } }].concat(spec.lines.map(function (l) { return l.s; })),
-      hooks: { drawClear: [drawPhases] }
-    };
-    var data = [t].concat(spec.lines.map(function (l) { return l.v; }));
-    var u = new uPlot(opts, data, el);
-    charts.push({ u: u, el: el });
+  var view = wsloadCharts.mount(document.querySelectorAll('figure.chart'), C, {
+    series: series, phases: report.phases || [], intervalMs: report.metrics && report.metrics.intervalMs
   });
-
-  function resizeAll(width) {
-    charts.forEach(function (c) {
-      var d = width ? { width: width, height: Math.round(width * 0.42) } : size(c.el);
-      if (d.width !== c.u.width || d.height !== c.u.height) c.u.setSize(d);
-    });
-  }
+  var charts = view.charts;
   var pending = 0;
-  function onResize() { cancelAnimationFrame(pending); pending = requestAnimationFrame(function () { resizeAll(); }); }
+  function onResize() { cancelAnimationFrame(pending); pending = requestAnimationFrame(function () { view.resize(); }); }
   if (typeof ResizeObserver !== 'undefined') {
     var ro = new ResizeObserver(onResize);
     charts.forEach(function (c) { ro.observe(c.el); });
@@ -423,8 +330,8 @@ const CLIENT_JS = String.raw`
     window.addEventListener('resize', onResize);
   }
   // Printing: charts one per row, at a width that fits an A4/Letter page.
-  window.addEventListener('beforeprint', function () { resizeAll(PRINT_WIDTH); });
-  window.addEventListener('afterprint', function () { resizeAll(); });
+  window.addEventListener('beforeprint', function () { view.resize(PRINT_WIDTH); });
+  window.addEventListener('afterprint', function () { view.resize(); });
   document.body.setAttribute('data-charts', String(charts.length));
 })();
 `;
@@ -453,7 +360,7 @@ export function renderHtml(report: WsloadReport): string {
 <title>${e(title)}</title>
 <link rel="icon" href="data:,">
 <style>${inlineSafe(css, 'style')}</style>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head>
 <body>
 <main>
@@ -463,6 +370,7 @@ ${body}
 <script type="application/json" id="wsload-data">${embedJson(report)}</script>
 <script type="application/json" id="wsload-colors">${embedJson(SERIES_COLORS)}</script>
 <script>${inlineSafe(js, 'script')}</script>
+<script>${CHARTS_JS}</script>
 <script>${CLIENT_JS}</script>
 </body>
 </html>

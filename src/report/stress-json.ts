@@ -38,7 +38,7 @@ export interface StressJsonReport {
   options: StressJsonOptions;
   connections: StressSummary['connections'];
   messages: StressSummary['messages'];
-  /** Rate mode only: `{target, achieved, behind, maxLagMs}`. */
+  /** Rate mode only: `{target, achieved, behind, behindWindow, maxLagMs}`. */
   rate?: RateFigures;
   /** `ws.rtt`; in rate mode corrected (from the intended send time). */
   latency: LatencyFigures;

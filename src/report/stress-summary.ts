@@ -73,6 +73,8 @@ export interface RateFigures {
   achieved: number;
   /** Sends that went out later than their intended time by more than 10 ms (`messages.behind`). */
   behind: number;
+  /** Of `behind`, the sends that waited for a slot of a full window (`messages.behind_window`): raise --inflight. */
+  behindWindow: number;
   /** The largest lag of a send behind its intended time, ms (`ws.send_lag` max). */
   maxLagMs: number;
 }
@@ -95,6 +97,7 @@ function rateFigures(snapshot: MetricsSnapshot, s: SnapshotSummary): RateFigures
     target,
     achieved: snapshot.gauges['rate.achieved'] ?? 0,
     behind: s.counters['messages.behind'] ?? 0,
+    behindWindow: s.counters['messages.behind_window'] ?? 0,
     maxLagMs: s.latency['ws.send_lag']?.max ?? 0,
   };
 }

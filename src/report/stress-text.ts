@@ -39,6 +39,9 @@ const FIXED_LABELS: Readonly<Record<string, string>> = {
   fd_limit: 'Open-file limit reached (EMFILE/ENFILE)',
   no_source_port: 'No free source port (EADDRNOTAVAIL)',
   worker_crashed: 'Worker process crashed (its share is missing)',
+  tls_error: 'TLS handshake failed',
+  subprotocol_mismatch: 'Subprotocol not accepted',
+  connection_stalled: 'Connection stalled (no reply to several requests in a row)',
 };
 
 /** A human label for an error kind ("handshake_rejected_503" → "Handshake rejected (HTTP 503)"). */
@@ -111,7 +114,7 @@ export function formatStressText(s: StressSummary, opts: StressTextOptions = {})
       ...latencyLines(s.latency),
     ] : [
       `Rate: target ${s.rate.target.toFixed(2)} msg/s, achieved ${s.rate.achieved.toFixed(2)} msg/s`,
-      `Sends behind schedule: ${s.rate.behind} (max lag ${ms(s.rate.maxLagMs)})`,
+      `Sends behind schedule: ${s.rate.behind} (max lag ${ms(s.rate.maxLagMs)}${s.rate.behindWindow > 0 ? `; ${s.rate.behindWindow} waited for a full window: raise --inflight` : ''})`,
       '',
       'Latency Statistics (corrected: from each message\'s intended send time; raw: from its actual send):',
       ...rateLatencyLines(s.latency, s.latencyRaw ?? s.latency),

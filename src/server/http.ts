@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import type { ClusterHealth } from './cluster-protocol.js';
 import type { Refusal } from './handshake.js';
 
 /** Path of the health probe. */
@@ -26,6 +27,8 @@ export interface HealthSource {
   readonly metrics: { text(): Promise<string>; readonly contentType: string } | undefined;
   /** undefined when the request may read /metrics; else the 401 (the WebSocket token, when one is set). */
   authorize(req: IncomingMessage): Refusal | undefined;
+  /** Cluster mode: /healthz reports every worker (gathered through the primary). */
+  readonly cluster?: { health(): Promise<ClusterHealth> };
 }
 
 /** The request path without its query string. */
@@ -46,19 +49,17 @@ export function handleHttpRequest(source: HealthSource, req: IncomingMessage, re
     return;
   }
   if (path === HEALTH_PATH) {
+    if (source.cluster !== undefined) {
+      serveClusterHealth(source, source.cluster, req, res);
+      return;
+    }
     const closing = source.closing();
-    const body = JSON.stringify({
+    sendHealth(req, res, closing, {
       status: closing ? 'shutting_down' : 'ok',
       uptimeSeconds: (Date.now() - source.startedAt) / 1000,
       connections: source.connections(),
       messagesReceived: source.messagesReceived(),
     });
-    res.writeHead(closing ? 503 : 200, {
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(body),
-      'Cache-Control': 'no-store',
-    });
-    res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
   if (path === METRICS_PATH && source.metrics !== undefined) {
@@ -73,6 +74,36 @@ export function handleHttpRequest(source: HealthSource, req: IncomingMessage, re
     return;
   }
   sendText(res, 404, `not found; the WebSocket endpoint is ${source.wsPath} and the health check is ${HEALTH_PATH}`);
+}
+
+/**
+ * /healthz in cluster mode: the totals over every worker that answered within the gather timeout, and
+ * each of them (`workers`); `status` is the answering worker's. If the primary cannot be reached, this
+ * worker's own numbers with `"workers": []`.
+ */
+function serveClusterHealth(source: HealthSource, cluster: NonNullable<HealthSource['cluster']>, req: IncomingMessage, res: ServerResponse): void {
+  const answer = (gathered: ClusterHealth | undefined): void => {
+    const closing = source.closing();
+    sendHealth(req, res, closing, {
+      status: closing ? 'shutting_down' : 'ok',
+      uptimeSeconds: (Date.now() - source.startedAt) / 1000,
+      connections: gathered?.connections ?? source.connections(),
+      messagesReceived: gathered?.messagesReceived ?? source.messagesReceived(),
+      workers: gathered?.workers ?? [],
+      expectedWorkers: gathered?.expectedWorkers,
+    });
+  };
+  cluster.health().then(answer, () => answer(undefined));
+}
+
+function sendHealth(req: IncomingMessage, res: ServerResponse, closing: boolean, fields: Record<string, unknown>): void {
+  const body = JSON.stringify(fields);
+  res.writeHead(closing ? 503 : 200, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** Answer GET /metrics: the Prometheus text, 401 without the token when one is set, 500 if collection fails. */

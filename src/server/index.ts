@@ -12,6 +12,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { WsloadError } from '../errors.js';
 import { CloseCode } from '../protocol/messages.js';
 import { ChannelIndex } from './channels.js';
+import type { WorkerLink } from './cluster-link.js';
 import { checkCapacity, checkOrigin, TokenCheck, type Refusal } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
 import { handleClientError, handleHttpRequest, HEALTH_PATH, METRICS_PATH, pathnameOf, rejectUpgrade, type HealthSource } from './http.js';
@@ -29,6 +30,8 @@ export { SLOW_READER_REASON, SLOW_READER_CLOSE_GRACE_MS } from './backpressure.j
 export { RATE_LIMIT_CLOSE_AFTER_MS, RATE_LIMIT_EPISODE_GAP_MS, RATE_LIMIT_REASON } from './rate-limit.js';
 export { IDLE_REASON } from './idle-timeout.js';
 export { ERROR_CODES, REJECT_REASONS, RECEIVED_TYPES, LATENCY_BUCKETS, type ServerErrorCode } from './metrics.js';
+export { startClusterServer, resolveWorkers, splitMaxConnections, type ClusterOptions, type RunningCluster } from './cluster.js';
+export { CLUSTER_GATHER_TIMEOUT_MS, type ClusterHealth, type WorkerHealth } from './cluster-protocol.js';
 
 /** A point-in-time view of the server, for tests and embedding code (the same numbers /metrics shows). */
 export interface ServerSnapshot {
@@ -79,8 +82,10 @@ const TERMINATE_GRACE_MS = 1_000;
  * Start the reference server and resolve once it is listening.
  * Rejects with `WsloadError('WSLOAD_CONFIG')` for a bad option, a bad TLS key/certificate, or when the
  * address cannot be bound.
+ * @param link internal: set only by a cluster worker (cluster-worker.ts); publish fan-out and /healthz,
+ *   /metrics then go through the primary. Without it nothing here touches IPC.
  */
-export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): Promise<RunningServer> {
   const o = resolveOptions(opts);
   const log = o.log;
   const stats = new ServerStats();
@@ -106,6 +111,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     log,
     onDrained: undefined,
     peers: wss.clients,
+    cluster: link,
   };
   let closing = false;
   const tokenCheck = o.authToken === undefined ? undefined : new TokenCheck(o.authToken);
@@ -119,9 +125,19 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     connections: () => wss.clients.size,
     messagesReceived: () => stats.messagesReceived,
     closing: () => closing,
-    metrics: registry === undefined ? undefined : { text: () => registry.metrics(), contentType: registry.contentType },
+    metrics: registry === undefined ? undefined : { text: link === undefined ? () => registry.metrics() : () => link.metrics(), contentType: registry.contentType },
     authorize: (req) => tokenCheck?.check(req),
+    ...(link === undefined ? {} : { cluster: { health: () => link.health() } }),
   };
+  link?.bind({
+    deliver: (channel, json) => {
+      const count = hub.channels.publish(channel, json);
+      stats.fanoutSent += count;
+      return count;
+    },
+    health: () => ({ pid: process.pid, status: closing ? 'shutting_down' : 'ok', connections: wss.clients.size, messagesReceived: stats.messagesReceived }),
+    metricsJson: () => registry?.getMetricsAsJSON(),
+  });
 
   const httpServer = createServer(o, (req, res) => handleHttpRequest(health, req, res));
   const onUpgraded = (peer: Peer): void => {
@@ -175,6 +191,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   /** The one shutdown sequence; every wait in it is bounded. */
   const shutdown = async (): Promise<void> => {
     closing = true;
+    // Cluster: publishes still waiting for the other workers are answered now, with what this worker
+    // reached, ahead of the 1001 close.
+    link?.flush();
     stopHeartbeat();
     stopIdleSweep();
     // Stop listening now; the callback fires once every connection, upgraded ones included, has ended.

@@ -28,6 +28,20 @@ export interface Hub {
   onDrained: (() => void) | undefined;
   /** The live connections (ws' client set: a socket leaves it before our 'close' handler runs). */
   readonly peers: Set<Peer>;
+  /**
+   * Cluster mode only (`wsload serve --workers N`, N > 1): carries a publish to the other workers and sends
+   * the `published` receipt once they answered. undefined in a single process: no IPC, no extra work.
+   */
+  readonly cluster: ClusterPublisher | undefined;
+}
+
+/** Forwards a publish to the subscribers on the other workers, then answers the publisher. */
+export interface ClusterPublisher {
+  /**
+   * `json` was already delivered to this worker's `localRecipients`; deliver it on the other workers and
+   * send the publisher its `published` receipt with the total.
+   */
+  publish(peer: Peer, id: unknown, channel: string, timestamp: unknown, localRecipients: number, json: string): void;
 }
 
 /** A frame waiting out `replyDelayMs`; kept so a closing peer can cancel it. */

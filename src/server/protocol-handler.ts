@@ -6,7 +6,7 @@
  * This is the benchmark target's hot path: a switch on `type`, one object literal, one JSON.stringify.
  * Replies list `type` first and `id` second; undefined fields (no id, no timestamp) vanish in stringify.
  */
-import type { RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import { CloseCode } from '../protocol/messages.js';
 import { deliver } from './backpressure.js';
 import { Received, type ServerErrorCode } from './metrics.js';
@@ -137,9 +137,12 @@ function handleRequest(peer: Peer, req: Request): void {
       // The receipt needs the recipient count, so it is serialized after the fan-out; a `timestamp` that
       // could make that throw was already rejected at the top. A subscribed publisher sees its own
       // message before the `published` receipt.
-      const recipients = peer.hub.channels.publish(channel, message);
-      peer.hub.stats.fanoutSent += recipients;
-      reply(peer, JSON.stringify({ type: 'published', id, channel, recipients, timestamp: req.timestamp }));
+      const hub = peer.hub;
+      const recipients = hub.channels.publish(channel, message);
+      hub.stats.fanoutSent += recipients;
+      // Cluster mode: the other workers' subscribers are reached over IPC and the receipt follows later.
+      if (hub.cluster !== undefined) hub.cluster.publish(peer, id, channel, req.timestamp, recipients, message);
+      else reply(peer, JSON.stringify({ type: 'published', id, channel, recipients, timestamp: req.timestamp }));
       return;
     }
     case 'agent_message':
@@ -212,6 +215,17 @@ function channelOf(peer: Peer, req: Request): string | undefined {
     sendError(peer, req, 'invalid_field', `"channel" must be a non-empty string, got ${describe(channel)}`, 'channel');
   }
   return undefined;
+}
+
+/**
+ * The `published` receipt sent after the other workers answered (cluster mode), timed from the publish
+ * frame's arrival. Dropped if the publisher has gone meanwhile.
+ */
+export function replyPublished(peer: Peer, id: unknown, channel: string, recipients: number, timestamp: unknown, receivedAt: number): void {
+  if (peer.readyState !== WebSocket.OPEN) return;
+  // Only the reply timing reads it, and every frame sets it again before it is handled.
+  peer.receivedAt = receivedAt;
+  reply(peer, JSON.stringify({ type: 'published', id, channel, recipients, timestamp }));
 }
 
 /**

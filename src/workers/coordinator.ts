@@ -10,17 +10,16 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runScript, type RunOptions, type RunProgress, type RunResult } from '../engine/run.js';
+import type { RunOptions, RunProgress, RunResult } from '../engine/run.js';
 import { resolveEngineOptions, runStress, type StressOptions, type StressProgress, type StressResult } from '../engine/stress.js';
 import { WsloadError, type WsloadErrorCode } from '../errors.js';
 import { mergeIntervals, type IntervalSample } from '../metrics/index.js';
-import { loadScript } from '../scenario/load.js';
 import type { LoadOptions, ScriptPlan } from '../scenario/types.js';
 import { compilePlan, plannedCounts } from '../schedule/phases.js';
 import { readEphemeralPorts, readOpenFileLimit } from './limits.js';
 import { mergeRunProgress, mergeRunResults, mergeStressProgress, mergeStressResults } from './merge.js';
 import { planRun, planStress } from './plan.js';
-import { isFromWorker, type ErrorMessage, type FromWorker, type ResultMessage, type StartMessage, type WorkerJob, type WorkerUsage } from './protocol.js';
+import { isFromWorker, type ErrorMessage, type FromWorker, type ResultMessage, type ToWorker, type WorkerJob, type WorkerUsage } from './protocol.js';
 
 export interface DistributeOptions {
   /** `--workers N`: exactly N processes (1 = in-process). Undefined: decide (docs/workers.md). */
@@ -124,6 +123,7 @@ export async function runStressDistributed(options: StressOptions, d: StressDist
     fdLimit: fd?.soft,
     ports: readEphemeralPorts(),
     localAddresses: d.localAddresses ?? (whole.localAddresses.length > 0 ? whole.localAddresses : undefined),
+    autoLocalAddresses: process.platform === 'linux',
   });
   const wholeOptions = { ...whole, localAddresses: plan.localAddresses };
   const distribution = (reports: WorkerReport[]): Distribution => ({
@@ -179,6 +179,8 @@ export async function runStressDistributed(options: StressOptions, d: StressDist
  * worth it. Each worker loads the script itself from `scriptPath` (a plan holds functions).
  */
 export async function runScriptDistributed(scriptPath: string, loadOptions: LoadOptions, runOpts: RunOptions, d: RunDistributeOptions = {}): Promise<DistributedRunResult> {
+  // Loaded here, not at the top: a stress run should not pay for the script runner's modules.
+  const [{ runScript }, { loadScript }] = await Promise.all([import('../engine/run.js'), import('../scenario/load.js')]);
   const t0 = Date.now();
   const plan = d.plan ?? (await loadScript(scriptPath, loadOptions));
   const loadMs = d.plan === undefined ? Date.now() - t0 : 150;
@@ -348,6 +350,10 @@ interface PoolOutcome {
 class WorkerProcess {
   readonly child: ChildProcess;
   ready = false;
+  /** Stress: all its connections have opened (the barrier). */
+  opened = false;
+  /** Ended: not waited for at the barrier any more. */
+  gone = false;
   result: ResultMessage | undefined;
   error: ErrorMessage | undefined;
   killed = false;
@@ -356,8 +362,8 @@ class WorkerProcess {
   /** Resolves once the process has exited and its IPC channel is closed (every message read). */
   readonly ended: Promise<void>;
 
-  constructor(readonly index: number, entry: string, env: NodeJS.ProcessEnv, onMessage: (w: WorkerProcess, m: FromWorker) => void) {
-    this.child = fork(entry, [], {
+  constructor(readonly index: number, kind: WorkerJob['kind'], entry: string, env: NodeJS.ProcessEnv, onMessage: (w: WorkerProcess, m: FromWorker) => void) {
+    this.child = fork(entry, [kind], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       // Memory flags carry over; loaders, inspectors and test runners' flags do not.
@@ -385,7 +391,7 @@ class WorkerProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  send(msg: StartMessage | { type: 'stop' }): void {
+  send(msg: ToWorker): void {
     if (this.child.connected) this.child.send(msg, (err) => { void err; /* a worker gone: its exit is reported */ });
   }
 
@@ -421,11 +427,22 @@ async function runWorkers(jobs: WorkerJob[], o: PoolOptions): Promise<PoolOutcom
   const env = { ...process.env, ...o.workerEnv };
   const live = o.live as LiveMerger<StressProgress | RunProgress>;
   let onReady: (() => void) | undefined;
+  // The stress barrier: `go` once every worker still running has opened its connections.
+  let released = false;
+  const barrier = (): void => {
+    if (released || !workers.every((w) => w.opened || w.gone)) return;
+    released = true;
+    for (const w of workers) w.send({ type: 'go' });
+  };
   const handle = (w: WorkerProcess, m: FromWorker): void => {
     switch (m.type) {
       case 'ready':
         w.ready = true;
         onReady?.();
+        break;
+      case 'opened':
+        w.opened = true;
+        barrier();
         break;
       case 'interval':
         if (live.wanted) live.interval(w.index, m.sample);
@@ -444,7 +461,7 @@ async function runWorkers(jobs: WorkerJob[], o: PoolOptions): Promise<PoolOutcom
         break;
     }
   };
-  const workers = jobs.map((_, i) => new WorkerProcess(i, entry, env, handle));
+  const workers = jobs.map((_, i) => new WorkerProcess(i, jobs[i]!.kind, entry, env, handle));
   let stopTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
     for (const w of workers) w.send({ type: 'stop' });
@@ -481,7 +498,11 @@ async function runWorkers(jobs: WorkerJob[], o: PoolOptions): Promise<PoolOutcom
     else o.signal?.addEventListener('abort', onAbort, { once: true });
 
     // 3. Every worker ends: with a result, an error, or a crash.
-    await Promise.all(workers.map((w) => w.ended.then(() => live.done(w.index))));
+    await Promise.all(workers.map((w) => w.ended.then(() => {
+      w.gone = true;
+      barrier();
+      live.done(w.index);
+    })));
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     if (stopTimer !== undefined) clearTimeout(stopTimer);

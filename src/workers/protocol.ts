@@ -5,6 +5,8 @@
  *   worker → ready                    the process is up (modules loaded, histograms ready)
  *   coordinator → start {job, startTime, intervalMs}
  *   worker → interval, progress       once per interval, aligned on the shared startTime
+ *   worker → opened, coordinator → go stress only: a barrier once every connection of every worker
+ *                                     is open, so that no one sends before all are open (as in one process)
  *   worker → log                      `log` steps of a script
  *   coordinator → stop                like Ctrl-C: abort with grace; the result still follows
  *   worker → result | error           then the worker exits
@@ -58,13 +60,23 @@ export interface StopMessage {
   type: 'stop';
 }
 
-export type ToWorker = StartMessage | StopMessage;
+/** Every worker has opened its connections (or ended): start sending. */
+export interface GoMessage {
+  type: 'go';
+}
+
+export type ToWorker = StartMessage | StopMessage | GoMessage;
 
 // ---- worker → coordinator ----
 
 export interface ReadyMessage {
   type: 'ready';
   pid: number;
+}
+
+/** Stress: every connection of this worker has opened or failed; it waits for `go` to send. */
+export interface OpenedMessage {
+  type: 'opened';
 }
 
 export interface IntervalMessage {
@@ -111,10 +123,10 @@ export interface ErrorMessage {
   hint?: string;
 }
 
-export type FromWorker = ReadyMessage | IntervalMessage | ProgressMessage | LogMessage | ResultMessage | ErrorMessage;
+export type FromWorker = ReadyMessage | OpenedMessage | IntervalMessage | ProgressMessage | LogMessage | ResultMessage | ErrorMessage;
 
-const FROM_WORKER_TYPES: ReadonlySet<string> = new Set(['ready', 'interval', 'progress', 'log', 'result', 'error']);
-const TO_WORKER_TYPES: ReadonlySet<string> = new Set(['start', 'stop']);
+const FROM_WORKER_TYPES: ReadonlySet<string> = new Set(['ready', 'opened', 'interval', 'progress', 'log', 'result', 'error']);
+const TO_WORKER_TYPES: ReadonlySet<string> = new Set(['start', 'stop', 'go']);
 
 const typeOf = (msg: unknown): unknown => (msg !== null && typeof msg === 'object' ? (msg as { type?: unknown }).type : undefined);
 

@@ -16,6 +16,8 @@ if (send === undefined) {
 
 const abort = new AbortController();
 let started = false;
+/** Releases the stress run's barrier (`go`, or an abort). */
+let go: (() => void) | undefined;
 let readyRssBytes = 0;
 
 function post(msg: FromWorker): void {
@@ -62,8 +64,13 @@ function armCrashHook(worker: number): void {
   setTimeout(() => process.exit(1), Number(ms ?? 0) || 0);
 }
 
+/** The engine modules, loaded before `ready` for the kind named in argv (so the shared start is not spent loading). */
+const loadStress = (): Promise<typeof import('../engine/stress.js')> => import('../engine/stress.js');
+const loadRun = (): Promise<[typeof import('../scenario/load.js'), typeof import('../engine/run.js')]> =>
+  Promise.all([import('../scenario/load.js'), import('../engine/run.js')]);
+
 async function runStressJob(job: StressJob, msg: StartMessage): Promise<void> {
-  const { runStress } = await import('../engine/stress.js');
+  const { runStress } = await loadStress();
   let index = -1;
   const beganAt = Date.now();
   const result = await runStress({ ...job.options, intervalMs: msg.intervalMs }, {
@@ -74,12 +81,18 @@ async function runStressJob(job: StressJob, msg: StartMessage): Promise<void> {
       post({ type: 'interval', sample });
     },
     onProgress: (progress) => post({ type: 'progress', index, progress }),
+    allOpen: () => new Promise<void>((resolve) => {
+      if (abort.signal.aborted) return resolve();
+      go = resolve;
+      abort.signal.addEventListener('abort', () => resolve(), { once: true });
+      post({ type: 'opened' });
+    }),
   });
   finish({ type: 'result', result, usage: usage(msg.startTime, beganAt) }, 0);
 }
 
 async function runScriptJob(job: RunJob, msg: StartMessage): Promise<void> {
-  const [{ loadScript }, { runScript }] = await Promise.all([import('../scenario/load.js'), import('../engine/run.js')]);
+  const [{ loadScript }, { runScript }] = await loadRun();
   const plan = await loadScript(job.scriptPath, job.load);
   let index = -1;
   const beganAt = Date.now();
@@ -103,6 +116,10 @@ function onMessage(msg: unknown): void {
     abort.abort();
     return;
   }
+  if (msg.type === 'go') {
+    go?.();
+    return;
+  }
   if (started) return;
   started = true;
   armCrashHook(msg.job.worker);
@@ -119,6 +136,6 @@ process.on('disconnect', () => {
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
 
-await initHistograms();
+await Promise.all([initHistograms(), process.argv[2] === 'run' ? loadRun() : process.argv[2] === 'stress' ? loadStress() : undefined]);
 readyRssBytes = process.memoryUsage().rss;
 post({ type: 'ready', pid: process.pid });

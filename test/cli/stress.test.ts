@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatProgressLine, resolveStressOptions } from '../../src/cli/commands/stress.js';
+import { resolveStressOptions } from '../../src/cli/commands/stress.js';
 import { createContext } from '../../src/cli/context.js';
 import { buildProgram, main, VERSION } from '../../src/cli/main.js';
 import { closedPort, startRejectingServer, startTestServer, type TestServer, type TestServerOptions } from '../helpers/test-servers.js';
@@ -276,10 +276,4 @@ describe('wsload stress --serve', () => {
   });
 });
 
-describe('progress lines', () => {
-  it('say elapsed time, open connections, messages, p50 and errors', () => {
-    const p = { elapsedMs: 5003, connectionsTarget: 100, connectionsAttempted: 100, connectionsOpen: 98, messagesSent: 540, messagesReceived: 538, errors: 0, p50Ms: 1.234 };
-    expect(formatProgressLine(p)).toBe('[5s] connections 98/100 open · messages 540 sent 538 received · p50 1.2ms\n');
-    expect(formatProgressLine({ ...p, p50Ms: undefined, errors: 2 })).toBe('[5s] connections 98/100 open · messages 540 sent 538 received · errors 2\n');
-  });
-});
+// Live progress (status area, 10-s lines, --quiet): test/live/terminal.test.ts.

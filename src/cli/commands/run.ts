@@ -6,7 +6,10 @@
  */
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
-import { runScript, type RunProgress, type RunResult } from '../../engine/run.js';
+import { runScript, type RunResult } from '../../engine/run.js';
+import { RunMetric } from '../../engine/vu.js';
+import { readOpenFileLimit } from '../../workers/limits.js';
+import { diagnoseConnectFailure, fdLimitNote, targetLostLine } from '../diagnose.js';
 import { usageError, WsloadError } from '../../errors.js';
 import { buildRunJson } from '../../report/run-json.js';
 import { summarizeRun, type RunSummary } from '../../report/run-summary.js';
@@ -20,8 +23,9 @@ import type { BaseReport } from '../../report/document.js';
 import type { RunningServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
 import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
+import { addLiveOptions, resolveLiveFlags, runLiveMeta, startLive, type Live, type LiveFlags } from '../live.js';
 
-export interface RunFlags extends GateFlags {
+export interface RunFlags extends GateFlags, LiveFlags {
   environment?: string;
   target?: string;
   serve?: boolean;
@@ -33,8 +37,6 @@ export const RUN_DEFAULTS = {
   drainTimeoutMs: 30_000,
 } as const;
 
-/** Seconds between progress lines. */
-const PROGRESS_EVERY_S = 5;
 /** Node timers cannot wait longer. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
@@ -70,25 +72,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-e, --environment <name>', 'apply config.environments.<name> (its phases replace the top-level ones)')
     .option('-t, --target <url>', 'override the target URL (beats config and environment)')
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and use it as the target (--target is ignored)')
-    .option('-q, --quiet', 'no start line, warnings or progress lines on stderr')
+    .option('-q, --quiet', 'no start line, warnings or live progress on stderr, only the summary')
     .option('--drain-timeout <ms>', `after the last phase, stop virtual users still running after this long (default ${RUN_DEFAULTS.drainTimeoutMs / 1000}s; bare digits are ms)`);
-  addGateOptions(cmd)
+  addLiveOptions(addGateOptions(cmd))
     .addHelpText('after', EXAMPLES)
     .action(async (script: string, flags: RunFlags) => {
       await runCommand(script, flags, ctx, program.version() ?? '0.0.0');
     });
-}
-
-/** One progress line for stderr (with its newline). */
-export function formatRunProgress(p: RunProgress): string {
-  const sec = Math.round(p.elapsedMs / 1000);
-  const total = Math.round(p.totalMs / 1000);
-  const phase = p.phaseIndex === undefined ? 'draining' : (p.phaseName ?? `phase ${p.phaseIndex + 1}`);
-  const v = p.vusers;
-  const latency = p.p50Ms === undefined ? '' : ` · p50 ${p.p50Ms.toFixed(2)}ms p99 ${(p.p99Ms ?? 0).toFixed(2)}ms`;
-  const skipped = v.skipped > 0 ? ` ${v.skipped} skipped` : '';
-  const errors = p.errors > 0 ? ` · errors ${p.errors}` : '';
-  return `[${sec}s/${total}s] ${phase} · vusers ${v.created} created ${v.active} active ${v.completed} completed ${v.failed} failed${skipped} · ${Math.round(p.messagesPerSec)} msg/s${latency}${errors}\n`;
 }
 
 /** True when no user connected and every handshake failure says the target could not be reached. */
@@ -120,6 +110,17 @@ async function load(script: string, flags: RunFlags, target: string | undefined,
   }
 }
 
+/** Close kinds of a connection lost under a running flow. */
+const DROP_KIND = /^(connection_closed_\d+|connection_reset|protocol_error)$/;
+
+/**
+ * Did the run do less than planned (docs/run.md, "Partial runs")? Interrupted, users stopped by the
+ * drain timeout, or users whose connection could not open or was lost, so their flow was not run.
+ */
+export function isPartialRun(aborted: boolean, s: RunSummary): boolean {
+  return aborted || s.vusers.drained > 0 || s.connections.failed > 0 || Object.entries(s.errors).some(([k, n]) => n > 0 && DROP_KIND.test(k));
+}
+
 async function runCommand(script: string, flags: RunFlags, ctx: CliContext, version: string): Promise<void> {
   const problems: string[] = [];
   let drainMs: number = RUN_DEFAULTS.drainTimeoutMs;
@@ -131,6 +132,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   const json = flags.output ?? flags.json;
   if (json !== undefined && json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
   if (problems.length > 0) throw usageError(problems.join('; '));
+  const dashboard = resolveLiveFlags(flags);
 
   // The embedded server listens before the script is loaded (its URL is the target); it is only
   // listening: no connection is opened until the script has loaded cleanly.
@@ -140,6 +142,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   let plan: ScriptPlan;
   let gate: Awaited<ReturnType<typeof prepareGate>>;
   let abortOnFail: ReturnType<typeof watchAbort> = { decision: () => undefined };
+  let live: Live | undefined;
   try {
     plan = await load(script, flags, server?.url ?? flags.target, ctx);
     // Thresholds (the script's, then --threshold) and report destinations: checked before any connection.
@@ -159,26 +162,39 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     const abort = new AbortController();
     void ctx.interrupted.then(() => abort.abort());
     abortOnFail = watchAbort(gate, abort, { offeredRatePerSec: 'unknown' });
-    let lastPrinted = 0;
-    const onProgress = flags.quiet ? undefined : (p: RunProgress): void => {
-      const sec = Math.round(p.elapsedMs / 1000);
-      if (sec - lastPrinted < PROGRESS_EVERY_S) return;
-      lastPrinted = sec;
-      ctx.stderr.write(formatRunProgress(p));
-    };
+    // The live view (terminal, --dashboard) reads the same interval samples as abort-on-fail.
+    const watch = await startLive(ctx, dashboard, {
+      meta: runLiveMeta(plan, script, { target: plan.target, serve: flags.serve === true, drainTimeoutMs: drainMs }),
+      thresholds: gate.set,
+      view: { offeredRatePerSec: 'unknown' },
+      quiet: flags.quiet === true,
+      version,
+    });
+    live = watch;
+    const onInterval = abortOnFail.onInterval;
     result = await runScript(plan, { drainTimeoutMs: drainMs, env: ctx.env }, {
       signal: abort.signal,
-      ...(abortOnFail.onInterval ? { onInterval: abortOnFail.onInterval } : {}),
-      log: (line) => ctx.stderr.write(`${line}\n`),
-      ...(onProgress ? { onProgress } : {}),
+      onInterval: (sample) => {
+        onInterval?.(sample);
+        watch.onInterval(sample);
+      },
+      // Log steps print above the live status area.
+      log: (line) => watch.log(line),
     });
+  } catch (err) {
+    await live?.close();
+    throw err;
   } finally {
+    live?.endRun();
     await server?.close();
   }
 
   const summary = summarizeRun(result);
   const target = result.target;
   const unreachable = !result.aborted && isUnreachable(summary);
+  const noneConnected = !result.aborted && !unreachable && summary.connections.attempted > 0 && summary.connections.successful === 0;
+  // The target went away mid-run (src/engine/target-watch.ts): partial, and exit 1 (docs/exit-codes.md).
+  const targetLost = !result.aborted && !unreachable && (result.snapshot.counters[RunMetric.targetLost] ?? 0) > 0;
   const scenarios = plan.scenarios.map((s) => ({ name: s.name, weight: s.weight }));
   // Unreachable: one clear line and no summary (main prints the error).
   if (!unreachable) {
@@ -190,30 +206,39 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     environment: plan.environment,
     target,
     aborted: result.aborted,
-    partial: result.aborted || unreachable,
+    partial: unreachable || targetLost || isPartialRun(result.aborted, summary),
     options: { serve: flags.serve === true, ...result.settings },
     scenarios,
     summary,
     snapshot: result.snapshot,
   });
   // A script's offered message rate is not known in advance: throughput is not judged by default.
-  const { exitCode } = await finishGate(gate, {
+  const { exitCode } = await live!.finish(finishGate(gate, {
     base: base as unknown as BaseReport,
     snapshot: result.snapshot,
     view: { offeredRatePerSec: 'unknown' },
     interrupted: result.aborted,
     ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
     unreachable,
-  }, ctx);
+    runFailed: noneConnected || targetLost,
+  }, ctx));
 
+  // One clear line for why connections failed (DNS, TLS, wrong path, subprotocol…), with the fix.
+  const first = result.firstConnectError;
+  const diagnosis = first === undefined ? undefined : diagnoseConnectFailure(first.kind, first.message, { command: 'run', url: target });
   if (unreachable) {
-    const reason = result.firstConnectError?.message ?? 'no connection could be opened';
-    throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${target ?? 'the target'}: ${reason}`,
-      server === undefined ? { hint: 'is the server running? try --serve' } : {});
+    const reason = diagnosis?.message ?? first?.message ?? 'no connection could be opened';
+    const hint = diagnosis?.hint ?? (server === undefined ? 'is the server running? try --serve' : undefined);
+    throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${target ?? 'the target'}: ${reason}`, hint === undefined ? {} : { hint });
   }
-  if (!result.aborted && summary.connections.attempted > 0 && summary.connections.successful === 0) {
+  if (noneConnected) {
     const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${runErrorLabel(k)}: ${n}`);
-    throw new WsloadError('WSLOAD_RUN_FAILED', `no virtual user could connect (${kinds.join(', ')})`);
+    // With a diagnosis, the line says what and how to fix it (the counts are in the summary above).
+    throw new WsloadError('WSLOAD_RUN_FAILED', diagnosis ? `no virtual user could connect: ${diagnosis.message}` : `no virtual user could connect (${kinds.join(', ')})`,
+      diagnosis?.hint === undefined ? {} : { hint: diagnosis.hint });
   }
+  const fdFailed = summary.errors.fd_limit ?? 0;
+  if (fdFailed > 0) ctx.stderr.write(`warning: ${fdLimitNote(fdFailed, readOpenFileLimit()?.soft)}\n`);
+  if (targetLost) throw new WsloadError('WSLOAD_RUN_FAILED', targetLostLine(summary.errors, runErrorLabel));
   ctx.setExitCode(exitCode);
 }

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { usageError } from '../../errors.js';
-import { SERVER_DEFAULTS, startServer, type ServerOptions } from '../../server/index.js';
+import { usageError, WsloadError } from '../../errors.js';
+import { resolveWorkers, SERVER_DEFAULTS, startClusterServer, startServer, type ServerOptions } from '../../server/index.js';
 import type { CliContext } from '../context.js';
 
 /** Environment variable read for the token when --auth-token is not given (keeps it out of `ps`). */
@@ -33,9 +33,12 @@ interface ServeFlags {
   tlsKey?: string;
   metrics: boolean;
   quiet?: boolean;
+  workers: string;
 }
 
 const MAX_MS = 2_147_483_647;
+/** Upper bound for --workers: a typo should not fork thousands of processes. */
+const MAX_WORKERS = 256;
 
 const EXAMPLES = `
 Examples:
@@ -44,6 +47,8 @@ Examples:
   $ wsload serve --reply-delay 50 --heartbeat 0   answer every message 50 ms late, never ping
   $ wsload serve --rate-limit 0 --max-connections 50000
                                                   a benchmark target: no per-connection rate limit, more sockets
+  $ wsload serve --workers auto --rate-limit 0 --max-connections 50000
+                                                  one process per core on one port (each has its own open-file limit)
   $ WSLOAD_AUTH_TOKEN=s3cret wsload serve --allowed-origin https://app.example.com
                                                   require "Authorization: Bearer s3cret" (or ?token=s3cret)
   $ wsload serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
@@ -80,6 +85,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// and https:// (needs --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--no-metrics', 'do not serve /metrics nor time replies')
+    .option('--workers <n|auto>', 'worker processes sharing the port (node:cluster, round-robin); auto = one per core; 1 = a single process', '1')
     .option('--quiet', 'do not log connection errors, heartbeat terminations or shutdown details to stderr')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: ServeFlags) => {
@@ -94,13 +100,47 @@ function collect(value: string, previous: string[]): string[] {
 
 /** Start the server, print where it listens, and close it on the first signal. */
 async function runServe(flags: ServeFlags, ctx: CliContext): Promise<void> {
-  const server = await startServer({ ...serverOptions(flags, ctx.env), ...(flags.quiet ? {} : { log: (line: string) => { ctx.stderr.write(`${line}\n`); } }) });
+  const options = serverOptions(flags, ctx.env);
+  const workers = workersFlag(flags.workers);
+  const toStderr = (line: string): void => { ctx.stderr.write(`${line}\n`); };
+  if (workers > 1) {
+    await runCluster(options, workers, flags, ctx, toStderr);
+    return;
+  }
+  const server = await startServer({ ...options, ...(flags.quiet ? {} : { log: toStderr }) });
   // Always printed, --quiet or not: scripts read the URL from this line (with --port 0 it is the only way).
   ctx.stdout.write(`wsload reference server listening on ${server.url} (health: ${server.healthUrl})\n`);
   await ctx.interrupted;
   ctx.stdout.write('shutting down…\n');
   // Bounded: close() terminates stragglers after its shutdown timeout.
   await server.close();
+}
+
+/**
+ * `--workers N` with N > 1: the cluster primary. Same two stdout lines as a single process (the first
+ * names the worker count after the URLs). Worker deaths and restarts go to stderr even with --quiet.
+ * Exits 1 if workers keep dying (the cluster gave up).
+ */
+async function runCluster(options: ServerOptions, workers: number, flags: ServeFlags, ctx: CliContext, toStderr: (line: string) => void): Promise<void> {
+  const maxConnections = options.maxConnections ?? SERVER_DEFAULTS.maxConnections;
+  if (maxConnections < workers) {
+    throw usageError(`--max-connections (${maxConnections}) must be at least --workers (${workers}): the limit is split between the workers`);
+  }
+  const server = await startClusterServer({ ...options, workers, notice: toStderr, ...(flags.quiet ? {} : { log: toStderr }) });
+  ctx.stdout.write(`wsload reference server listening on ${server.url} (health: ${server.healthUrl}) with ${workers} workers\n`);
+  const outcome = await Promise.race([ctx.interrupted, server.failed]);
+  ctx.stdout.write('shutting down…\n');
+  await server.close();
+  if (outcome instanceof WsloadError) {
+    ctx.stderr.write(`${ctx.colors.red('error:')} ${outcome.toLine()}\n`);
+    ctx.setExitCode(outcome.exitCode);
+  }
+}
+
+/** `--workers`: 'auto' (the cores) or an integer 1-MAX_WORKERS. */
+function workersFlag(raw: string): number {
+  if (raw.trim().toLowerCase() === 'auto') return resolveWorkers('auto');
+  return intFlag('--workers', raw, 1, MAX_WORKERS, `an integer 1-${MAX_WORKERS} or "auto"`);
 }
 
 /** Turn the flags (and the token's environment variable) into server options; every problem is a usage error. */

@@ -5,7 +5,9 @@
  */
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
-import { runStress, type StressOptions, type StressProgress, type StressResult } from '../../engine/stress.js';
+import { runStress, StressMetric, type StressOptions, type StressResult } from '../../engine/stress.js';
+import { readOpenFileLimit } from '../../workers/limits.js';
+import { checkFdBudget, diagnoseConnectFailure, fdLimitNote, targetLostLine } from '../diagnose.js';
 import { ExitCode, usageError, WsloadError } from '../../errors.js';
 import { buildStressJson, type StressJsonOptions } from '../../report/stress-json.js';
 import { summarizeStress, type StressSummary } from '../../report/stress-summary.js';
@@ -16,6 +18,7 @@ import type { BaseReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
 import { resolveRateFlags } from '../rate-options.js';
 import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
+import { addLiveOptions, resolveLiveFlags, startLive, stressLiveMeta, type Live, type LiveFlags } from '../live.js';
 
 /** The seed's test modes. */
 export const PRESETS = {
@@ -39,7 +42,7 @@ export const STRESS_DEFAULTS = {
 export const STRESS_ENV = { url: 'WS_URL', connections: 'CONNECTIONS', messages: 'MESSAGES' } as const;
 
 /** Raw flag values as commander hands them over (no defaults: absent means "not given"). */
-export interface StressFlags extends GateFlags {
+export interface StressFlags extends GateFlags, LiveFlags {
   url?: string;
   connections?: string;
   messages?: string;
@@ -215,23 +218,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--reply-timeout <ms>', `a reply later than this counts as reply_timeout (default ${STRESS_DEFAULTS.replyTimeoutMs}; units: 500ms, 10s)`)
     .option('--connect-timeout <ms>', `bound on each opening handshake (default ${STRESS_DEFAULTS.connectTimeoutMs})`)
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and test it (--url is ignored)')
-    .option('-q, --quiet', 'no start line and no progress lines on stderr');
-  addGateOptions(cmd)
+    .option('-q, --quiet', 'no start line and no live progress on stderr, only the summary');
+  addLiveOptions(addGateOptions(cmd))
     .addHelpText('after', EXAMPLES)
     .action(async (flags: StressFlags) => {
       await stressCommand(resolveStressOptions(flags, ctx.env), flags, ctx, program.version() ?? '0.0.0');
     });
-}
-
-/** Seconds between progress lines. */
-const PROGRESS_EVERY_S = 5;
-
-/** One progress line for stderr (with its newline). */
-export function formatProgressLine(p: StressProgress): string {
-  const sec = Math.round(p.elapsedMs / 1000);
-  const p50 = p.p50Ms === undefined ? '' : ` · p50 ${p.p50Ms.toFixed(1)}ms`;
-  const errors = p.errors > 0 ? ` · errors ${p.errors}` : '';
-  return `[${sec}s] connections ${p.connectionsOpen}/${p.connectionsTarget} open · messages ${p.messagesSent} sent ${p.messagesReceived} received${p50}${errors}\n`;
 }
 
 /** True when nothing connected and every failure says the target could not be reached at all. */
@@ -243,9 +235,23 @@ function isUnreachable(s: StressSummary): boolean {
   return unreachable === c.failed;
 }
 
+/**
+ * Did the run do less than planned (docs/stress.md, "Partial runs")? Interrupted, or a connection
+ * could not open or was lost, so fewer than C × M requests went out.
+ */
+export function isPartialStress(aborted: boolean, s: StressSummary, planned: { connections: number; messages: number }): boolean {
+  return aborted || s.connections.successful < planned.connections || s.messages.sent < planned.connections * planned.messages;
+}
+
 async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliContext, version: string): Promise<void> {
   // Thresholds and report destinations are checked before anything is sent.
   const gate = await prepareGate(flags, ctx);
+  // More connections than this process may open: one line with the fix now, not a storm of EMFILE.
+  const fdLimit = readOpenFileLimit()?.soft;
+  const fdProblem = checkFdBudget(plan.options.connections, fdLimit, { serve: plan.serve });
+  if (fdProblem !== undefined) throw new WsloadError('WSLOAD_CONFIG', fdProblem);
+
+  const dashboard = resolveLiveFlags(flags);
 
   let server: RunningServer | undefined;
   if (plan.serve) server = await startEmbeddedServer();
@@ -256,56 +262,76 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   const abortOnFail = watchAbort(gate, abort);
 
   let result: StressResult;
+  let live: Live | undefined;
   try {
     if (!plan.quiet) {
       const note = server === undefined ? '' : ` (embedded reference server${plan.urlGiven ? '; --url ignored' : ''})`;
       ctx.stderr.write(`wsload stress: ${o.connections} connections × ${o.messages} messages → ${url}${note}\n`);
     }
-    let lastPrinted = 0;
-    const onProgress = plan.quiet ? undefined : (p: StressProgress): void => {
-      const sec = Math.round(p.elapsedMs / 1000);
-      if (sec - lastPrinted < PROGRESS_EVERY_S) return;
-      lastPrinted = sec;
-      ctx.stderr.write(formatProgressLine(p));
-    };
+    // The live view (terminal, --dashboard) reads the same interval samples as abort-on-fail.
+    const watch = await startLive(ctx, dashboard, {
+      meta: stressLiveMeta({ ...o, url }, { preset: plan.preset, serve: plan.serve }),
+      thresholds: gate.set,
+      quiet: plan.quiet,
+      version,
+    });
+    live = watch;
     result = await runStress({ ...o, url }, {
       signal: abort.signal,
-      ...(onProgress ? { onProgress } : {}),
-      ...(abortOnFail.onInterval ? { onInterval: abortOnFail.onInterval } : {}),
+      onInterval: (sample) => {
+        abortOnFail.onInterval?.(sample);
+        watch.onInterval(sample);
+      },
     });
+  } catch (err) {
+    await live?.close();
+    throw err;
   } finally {
+    live?.endRun();
     await server?.close();
   }
 
   const summary = summarizeStress(result.snapshot);
   const unreachable = !result.aborted && isUnreachable(summary);
+  const noneSucceeded = !result.aborted && !unreachable && summary.connections.successful === 0 && summary.connections.attempted > 0;
+  // The target went away mid-run (src/engine/target-watch.ts): partial, and exit 1 (docs/exit-codes.md).
+  const targetLost = !result.aborted && !unreachable && (result.snapshot.counters[StressMetric.targetLost] ?? 0) > 0;
   // Unreachable: one clear line and no summary (main prints the error).
   if (!unreachable) gate.summaryStream.write(formatStressText(summary, { interrupted: result.aborted }));
   const options: StressJsonOptions = { ...o, url, preset: plan.preset ?? null, serve: plan.serve };
   const base = buildStressJson({
     version,
     aborted: result.aborted,
-    partial: result.aborted || unreachable,
+    partial: unreachable || targetLost || isPartialStress(result.aborted, summary, o),
     options,
     summary,
     snapshot: result.snapshot,
   });
-  const { exitCode } = await finishGate(gate, {
+  const { exitCode } = await live!.finish(finishGate(gate, {
     base: base as unknown as BaseReport,
     snapshot: result.snapshot,
     interrupted: result.aborted,
     ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
     unreachable,
-  }, ctx);
+    runFailed: noneSucceeded || targetLost,
+  }, ctx));
 
+  // One clear line for why connections failed (DNS, TLS, wrong path, subprotocol…), with the fix.
+  const first = result.firstConnectError;
+  const diagnosis = first === undefined ? undefined : diagnoseConnectFailure(first.kind, first.message, { command: 'stress', url });
   if (unreachable) {
-    const reason = result.firstConnectError?.message ?? 'no connection could be opened';
-    throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${url}: ${reason}`,
-      server === undefined ? { hint: 'is the server running? try --serve' } : {});
+    const reason = diagnosis?.message ?? first?.message ?? 'no connection could be opened';
+    const hint = diagnosis?.hint ?? (server === undefined ? 'is the server running? try --serve' : undefined);
+    throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${url}: ${reason}`, hint === undefined ? {} : { hint });
   }
-  if (!result.aborted && summary.connections.successful === 0 && summary.connections.attempted > 0) {
+  if (noneSucceeded) {
     const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${errorLabel(k)}: ${n}`);
-    throw new WsloadError('WSLOAD_RUN_FAILED', `no connection succeeded (${kinds.join(', ')})`);
+    // With a diagnosis, the line says what and how to fix it (the counts are in the summary above).
+    throw new WsloadError('WSLOAD_RUN_FAILED', diagnosis ? `no connection succeeded: ${diagnosis.message}` : `no connection succeeded (${kinds.join(', ')})`,
+      diagnosis?.hint === undefined ? {} : { hint: diagnosis.hint });
   }
+  const fdFailed = summary.errors.fd_limit ?? 0;
+  if (fdFailed > 0) ctx.stderr.write(`warning: ${fdLimitNote(fdFailed, fdLimit)}\n`);
+  if (targetLost) throw new WsloadError('WSLOAD_RUN_FAILED', targetLostLine(summary.errors, errorLabel));
   ctx.setExitCode(exitCode);
 }

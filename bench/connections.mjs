@@ -1,0 +1,181 @@
+// `npm run bench:connections`: 50,000 concurrent connections from this one machine against the
+// reference server on loopback. wsload `stress` (through the coordinator, dist/workers/coordinator.js)
+// opens them over worker processes and source addresses, holds them all open a few seconds, sends one
+// round trip on each and closes them. Reports the achieved open rate, peak concurrent connections,
+// failures by kind, client memory (RSS, KB per connection) and CPU, and rewrites its own section of
+// bench/RESULTS.md. The servers are separate `wsload serve` processes (each under the per-process
+// open-file limit); every child is stopped by its own pid.
+//
+//   npm run bench:connections                       # BENCH_CONNECTIONS=50000
+//   BENCH_CONNECTIONS=5000 npm run bench:connections
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { bin, machineInfo, procCpuSec, sourceState, writeSections } from './lib.mjs';
+import { runStressDistributed } from '../dist/workers/coordinator.js';
+import { readEphemeralPorts, readOpenFileLimit } from '../dist/workers/limits.js';
+import { summarizeStress } from '../dist/report/stress-summary.js';
+
+const C = Number(process.env.BENCH_CONNECTIONS ?? 50_000);
+const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 3000);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1);
+const BATCH = Number(process.env.BENCH_BATCH ?? 1500);
+const WORKERS = process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS);
+/** One server process holds at most its open-file limit: 18,000 connections each by default. */
+const SERVERS = Number(process.env.BENCH_SERVERS ?? Math.max(1, Math.ceil(C / 18_000)));
+const INTERVAL_MS = 200;
+const TIMEOUT_MS = 180_000;
+
+const MiB = 1024 * 1024;
+const fd = readOpenFileLimit();
+const ports = readEphemeralPorts();
+const cores = availableParallelism();
+
+/** Start `wsload serve --port 0` (not pinned: several share the cores); resolves with its URL, pid and stop(). */
+async function startServer(maxConnections) {
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--quiet', '--max-connections', String(maxConnections),
+    '--rate-limit', '0', '--heartbeat', '0', '--idle-timeout', '0', '--no-metrics'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const m = /ws:\/\/[^\s]+/.exec(buf);
+      if (m) { clearTimeout(timer); resolve(m[0]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited early (${code})`)); });
+  });
+  return {
+    url,
+    pid: child.pid,
+    peakRssMiB: () => {
+      try {
+        const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return m ? Number(m[1]) / 1024 : NaN;
+      } catch { return NaN; }
+    },
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    }),
+  };
+}
+
+const perServer = Math.ceil(C / SERVERS);
+console.log(`open-file limit ${fd ? `${fd.soft} (hard ${fd.hard})` : 'unknown'} per process · ephemeral ports ${ports.low}-${ports.high} · ${cores} cores`);
+console.log(`starting ${SERVERS} reference server process(es), up to ${perServer} connections each`);
+const started = await Promise.allSettled(Array.from({ length: SERVERS }, () => startServer(Math.min(perServer + 100, (fd?.soft ?? 1e6) - 100))));
+const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+if (servers.length < SERVERS) {
+  await Promise.all(servers.map((s) => s.stop()));
+  console.error(`bench:connections: a server did not start: ${started.find((r) => r.status === 'rejected').reason.message}`);
+  process.exit(1);
+}
+const urls = servers.map((s) => s.url);
+
+let result;
+let failure;
+const t0 = process.hrtime.bigint();
+const abort = new AbortController();
+const guard = setTimeout(() => abort.abort(), TIMEOUT_MS);
+let lastPrinted = -1;
+try {
+  result = await runStressDistributed({
+    url: urls[0],
+    connections: C,
+    messages: MESSAGES,
+    batch: BATCH,
+    replyTimeoutMs: 30_000,
+    connectTimeoutMs: 30_000,
+    holdMs: HOLD_MS,
+    intervalMs: INTERVAL_MS,
+  }, {
+    targets: urls,
+    ...(WORKERS !== undefined ? { workers: WORKERS } : {}),
+    signal: abort.signal,
+    onProgress: (p) => {
+      const sec = Math.floor(p.elapsedMs / 1000);
+      if (sec === lastPrinted) return;
+      lastPrinted = sec;
+      console.log(`[${sec}s] ${p.connectionsOpen} open · ${p.connectionsAttempted} attempted · ${p.messagesReceived} replies · ${p.errors} errors`);
+    },
+  });
+} catch (err) {
+  failure = err;
+} finally {
+  clearTimeout(guard);
+}
+const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
+const serverFigures = servers.map((s) => ({ cpuSec: procCpuSec(s.pid), peakRssMiB: s.peakRssMiB() }));
+await Promise.all(servers.map((s) => s.stop()));
+
+const info = machineInfo();
+const command = `npm run bench:connections   # BENCH_CONNECTIONS=${C} BENCH_HOLD_MS=${HOLD_MS} BENCH_MESSAGES=${MESSAGES} BENCH_BATCH=${BATCH} BENCH_SERVERS=${SERVERS}${WORKERS !== undefined ? ` BENCH_WORKERS=${WORKERS}` : ''}`;
+const head = `## Connections: ${C.toLocaleString('en-US')} concurrent connections from one machine
+
+Command: \`${command}\`
+Machine: ${info.model}, ${info.cores} cores, Node ${info.node}, ${info.platform}; ${sourceState()}.
+Limits: open files ${fd ? `${fd.soft} soft / ${fd.hard} hard` : 'unknown'} per process; ephemeral ports ${ports.low}-${ports.high} (${ports.high - ports.low + 1} per source address towards one server address).
+Measured: ${new Date().toISOString()}. Target: ${SERVERS} \`wsload serve\` process(es) on 127.0.0.1 (\`--max-connections ${Math.min(perServer + 100, (fd?.soft ?? 1e6) - 100)} --rate-limit 0 --heartbeat 0 --idle-timeout 0 --no-metrics\`), one port each, worker i → server i mod ${SERVERS}; a single process cannot pass its open-file limit (\`wsload serve --workers\` is not there yet).
+`;
+
+let text;
+if (failure !== undefined) {
+  const line = failure?.message ?? String(failure);
+  console.log(`wsload stopped: ${line}`);
+  text = `${head}
+**Not reached.** wsload stopped before opening a socket, with: \`${line}\`
+`;
+} else {
+  const s = summarizeStress(result.snapshot);
+  const iv = result.snapshot.intervals;
+  // Open rate: successful handshakes over the time from the shared start to the interval in which the last one opened.
+  let cum = 0;
+  let openedBy = NaN;
+  for (const i of iv) {
+    cum += i.counters['connections.successful'] ?? 0;
+    if (cum >= s.connections.successful && Number.isNaN(openedBy)) openedBy = (i.start - result.snapshot.startTime + i.durationMs) / 1000;
+  }
+  const peak = Math.max(0, ...iv.map((i) => i.gauges['connections.active'] ?? 0));
+  const reports = result.distribution.reports;
+  const clientRss = reports.reduce((n, r) => n + (r.usage?.maxRssBytes ?? 0), 0);
+  const fixedRss = reports.reduce((n, r) => n + (r.usage?.readyRssBytes ?? 0), 0);
+  const clientCpu = reports.reduce((n, r) => n + (r.usage?.cpuSec ?? 0), 0);
+  const coordinator = process.resourceUsage();
+  const coordinatorRssMiB = coordinator.maxRSS / 1024;
+  const coordinatorCpu = (coordinator.userCPUTime + coordinator.systemCPUTime) / 1e6;
+  const kbPerConn = peak > 0 ? (clientRss - fixedRss) / 1024 / peak : NaN;
+  const rate = s.connections.successful / openedBy;
+  const errors = Object.entries(s.errors).sort((a, b) => b[1] - a[1]);
+  const reached = peak >= C;
+  console.log(`opened ${s.connections.successful}/${C} in ${openedBy.toFixed(1)} s (${rate.toFixed(0)}/s) · peak concurrent ${peak} · failures ${errors.length ? errors.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}`);
+  console.log(`client: ${result.distribution.workers} workers, RSS ${(clientRss / MiB).toFixed(0)} MiB (+ coordinator ${coordinatorRssMiB.toFixed(0)} MiB), ${kbPerConn.toFixed(1)} KB per connection, ${clientCpu.toFixed(1)} CPU-s`);
+  const workerRows = reports.map((r) => `| ${r.index} | ${r.outcome} | ${r.connections ?? ''} | ${r.usage ? (r.usage.readyRssBytes / MiB).toFixed(0) : ''} | ${r.usage ? (r.usage.maxRssBytes / MiB).toFixed(0) : ''} | ${r.usage ? r.usage.cpuSec.toFixed(1) : ''} |`);
+  text = `${head}
+Workers: ${result.distribution.workers} (${result.distribution.reason}); source addresses: ${result.distribution.localAddresses.length > 0 ? `${result.distribution.localAddresses[0]}-${result.distribution.localAddresses.at(-1)} (${result.distribution.localAddresses.length}, chosen automatically for a loopback target)` : 'the OS\'s choice'}. Each connection: open, hold ${HOLD_MS} ms once all of its worker's are open, ${MESSAGES} round trip, \`disconnect\`, close.
+
+| figure | value |
+|---|---|
+| connections opened / planned | ${s.connections.successful} / ${C}${reached ? '' : ' (**not reached**)'} |
+| achieved open rate | **${rate.toFixed(0)} connections/s** (all open ${openedBy.toFixed(1)} s after the start; interval ${INTERVAL_MS} ms) |
+| handshake latency | p50 ${s.connect.p50} ms · p99 ${s.connect.p99} ms · max ${s.connect.max} ms |
+| peak concurrent (sum of the workers' open connections at one interval boundary) | **${peak}** |
+| failures by kind | ${errors.length ? errors.map(([k, n]) => `\`${k}\` ${n}`).join(', ') : 'none'} |
+| round trips | ${s.messages.received} / ${s.messages.sent} sent |
+| client RSS, workers' peaks summed | ${(clientRss / MiB).toFixed(0)} MiB (their fixed cost before any socket: ${(fixedRss / MiB).toFixed(0)} MiB) |
+| client memory per connection | **${kbPerConn.toFixed(1)} KB** ((Σ peak RSS − Σ RSS when ready) ÷ peak concurrent) |
+| coordinator | ${coordinatorRssMiB.toFixed(0)} MiB peak RSS, ${coordinatorCpu.toFixed(1)} CPU-s, no socket |
+| client CPU (workers) | ${clientCpu.toFixed(1)} CPU-s |
+| servers | ${serverFigures.map((f) => `${f.cpuSec.toFixed(1)} CPU-s, ${f.peakRssMiB.toFixed(0)} MiB`).join(' · ')} |
+| wall time | ${wallSec.toFixed(1)} s |
+
+| worker | outcome | connections | RSS ready MiB | peak RSS MiB | CPU-s |
+|---|---|---|---|---|---|
+${workerRows.join('\n')}
+`;
+}
+const file = writeSections([{ marker: '## Connections', text }]);
+console.log(`wrote ${file}`);
+if (failure !== undefined) process.exitCode = 1;

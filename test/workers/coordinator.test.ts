@@ -1,0 +1,170 @@
+/**
+ * Distributed runs for real: worker processes (dist/workers/worker.js, built by `pretest`) against a
+ * server on 127.0.0.1 port 0 in this process. Small runs, a few seconds in all.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { StressOptions, StressProgress } from '../../src/engine/stress.js';
+import { decodeHistogram, initHistograms, type IntervalSample } from '../../src/metrics/index.js';
+import { summarizeRun } from '../../src/report/run-summary.js';
+import { summarizeStress } from '../../src/report/stress-summary.js';
+import { runScriptDistributed, runStressDistributed } from '../../src/workers/coordinator.js';
+import { parseLocalAddresses } from '../../src/workers/plan.js';
+import { CRASH_HOOK_ENV } from '../../src/workers/protocol.js';
+import { clientSocketsTo, startRecordingServer, type RecordingServer } from './helpers.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+const dir = mkdtempSync(join(tmpdir(), 'wsload-workers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function server(): Promise<RecordingServer> {
+  const s = await startRecordingServer();
+  closers.push(() => s.close());
+  return s;
+}
+
+const stressOptions = (url: string, o: Partial<StressOptions> = {}): StressOptions => ({
+  url,
+  connections: 40,
+  messages: 25,
+  batch: 100,
+  replyTimeoutMs: 5000,
+  connectTimeoutMs: 5000,
+  ...o,
+});
+
+/** Values recorded in an encoded histogram. */
+async function countOf(encoded: string | undefined): Promise<number> {
+  if (encoded === undefined) return 0;
+  await initHistograms();
+  const h = decodeHistogram(encoded);
+  const n = h.totalCount;
+  h.destroy();
+  return n;
+}
+
+describe('stress split between 2 worker processes', () => {
+  it('counts exactly, merges histograms and aligned intervals, and opens no socket in the coordinator', async () => {
+    const srv = await server();
+    const C = 40;
+    const M = 400;
+    const socketsSeen: number[] = [];
+    const intervals: IntervalSample[] = [];
+    let last: StressProgress | undefined;
+    const result = await runStressDistributed(stressOptions(srv.url, { connections: C, messages: M, intervalMs: 100 }), {
+      workers: 2,
+      onInterval: (sample) => intervals.push(sample),
+      onProgress: (p) => {
+        last = p;
+        socketsSeen.push(clientSocketsTo(srv.port));
+      },
+    });
+    const s = summarizeStress(result.snapshot);
+    expect(s.connections).toMatchObject({ attempted: C, successful: C, failed: 0, completed: C });
+    expect(s.messages).toMatchObject({ sent: C * M, received: C * M, timedOut: 0, lost: 0 });
+    expect(s.errors).toEqual({});
+    expect(result.aborted).toBe(false);
+    expect(srv.accepted, 'the server saw every connection').toBe(C);
+    expect(srv.requests).toBe(C * M);
+
+    // Each worker did its half; the coordinator none.
+    expect(result.distribution).toMatchObject({ workers: 2, inProcess: false, partial: false, reason: '--workers' });
+    expect(result.distribution.reports.map((r) => [r.outcome, r.connections, r.connectionsAttempted])).toEqual([['ok', 20, 20], ['ok', 20, 20]]);
+    expect(socketsSeen.length, 'live progress came while the workers ran').toBeGreaterThan(0);
+    expect(socketsSeen.every((n) => n === 0), `coordinator client sockets: ${socketsSeen.join(',')}`).toBe(true);
+    expect(last?.connectionsTarget).toBe(C);
+
+    // Histograms merged exactly: the total equals the sum of its parts, and of the intervals.
+    const h = result.snapshot.histograms;
+    expect(await countOf(h['ws.rtt'])).toBe(C * M);
+    expect((await countOf(h['ws.rtt.ping'])) + (await countOf(h['ws.rtt.agent_message']))).toBe(C * M);
+    let inIntervals = 0;
+    for (const i of result.snapshot.intervals) inIntervals += await countOf(i.histograms['ws.rtt']);
+    expect(inIntervals).toBe(C * M);
+
+    // One sample per interval index: the workers' intervals lined up on the shared start.
+    const indexes = result.snapshot.intervals.map((i) => i.index);
+    expect(new Set(indexes).size, `indexes ${indexes.join(',')}`).toBe(indexes.length);
+    expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    const live = intervals.map((i) => i.index);
+    expect(new Set(live).size, `live indexes ${live.join(',')}`).toBe(live.length);
+  });
+
+  it('stop: both workers stop with grace and still return their results, aborted', async () => {
+    const srv = await server();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 800);
+    const t0 = Date.now();
+    const result = await runStressDistributed(stressOptions(srv.url, { connections: 20, messages: 10_000_000, graceMs: 200 }), { workers: 2, signal: abort.signal });
+    clearTimeout(timer);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    const s = summarizeStress(result.snapshot);
+    expect(result.aborted).toBe(true);
+    expect(result.distribution.reports.map((r) => r.outcome)).toEqual(['ok', 'ok']);
+    expect(result.distribution.partial).toBe(false);
+    expect(s.connections).toMatchObject({ attempted: 20, successful: 20 });
+    expect(s.messages.received).toBeGreaterThan(0);
+    expect(s.messages.sent).toBe(s.messages.received + s.messages.timedOut + s.messages.lost);
+    expect(result.snapshot.gauges['connections.active']).toBe(0);
+  });
+
+  it('a worker that crashes: the run completes with the other\'s results, worker_crashed, partial', async () => {
+    const srv = await server();
+    const result = await runStressDistributed(stressOptions(srv.url, { connections: 20, messages: 10 }), {
+      workers: 2,
+      workerEnv: { [CRASH_HOOK_ENV]: '1' },
+    });
+    const s = summarizeStress(result.snapshot);
+    expect(result.distribution.partial).toBe(true);
+    expect(result.distribution.reports.map((r) => [r.outcome, r.exitCode])).toEqual([['ok', 0], ['crashed', 1]]);
+    expect(result.distribution.reports[1]!.error).toBe('exited without a result (exit code 1)');
+    expect(s.errors).toEqual({ worker_crashed: 1 });
+    expect(s.connections).toMatchObject({ attempted: 10, successful: 10 });
+    expect(s.messages).toMatchObject({ sent: 100, received: 100 });
+  });
+
+  it('binds source addresses round-robin: the server sees 3 distinct remote addresses', async () => {
+    const srv = await server();
+    const result = await runStressDistributed(stressOptions(srv.url, { connections: 12, messages: 2 }), {
+      workers: 2,
+      localAddresses: parseLocalAddresses('127.0.0.1-127.0.0.3'),
+    });
+    expect(summarizeStress(result.snapshot).connections.successful).toBe(12);
+    expect(new Set(srv.remoteAddresses)).toEqual(new Set(['127.0.0.1', '127.0.0.2', '127.0.0.3']));
+    expect(result.distribution.localAddresses).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  });
+});
+
+describe('run split between 2 worker processes', () => {
+  it('20 arrivals over 1 s: exactly 20 users, 10 per worker, none twice', async () => {
+    const srv = await server();
+    const file = join(dir, 'twenty.yml');
+    writeFileSync(file, `config:
+  target: "${srv.url}"
+  phases:
+    - duration: 1
+      arrivalCount: 20
+      name: twenty
+scenarios:
+  - name: hello
+    engine: ws
+    flow:
+      - send: { type: ping }
+      - think: 0.05
+`);
+    const result = await runScriptDistributed(file, { env: {} }, { env: {}, drainTimeoutMs: 5000 }, { workers: 2 });
+    const s = summarizeRun(result);
+    expect(s.vusers).toMatchObject({ created: 20, completed: 20, failed: 0 });
+    expect(result.distribution.reports.map((r) => [r.outcome, r.vusersCreated])).toEqual([['ok', 10], ['ok', 10]]);
+    expect(result.phases[0]).toMatchObject({ name: 'twenty', plannedArrivals: 20, vusersCreated: 20, vusersSkipped: 0 });
+    expect(srv.accepted).toBe(20);
+    expect(s.messages.sent).toBe(20);
+    expect(result.target).toBe(srv.url);
+    expect(result.errorsByStep).toEqual({});
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * A small protocol server for the worker tests, on 127.0.0.1 port 0: answers ping, agent_message and
+ * disconnect like the reference server, and records where each connection came from.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+export interface RecordingServer {
+  url: string;
+  port: number;
+  /** Connections accepted so far. */
+  accepted: number;
+  requests: number;
+  /** Remote address of every connection accepted, in order. */
+  remoteAddresses: string[];
+  open(): number;
+  close(): Promise<void>;
+}
+
+export async function startRecordingServer(): Promise<RecordingServer> {
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+  const state: RecordingServer = {
+    url: '',
+    port: 0,
+    accepted: 0,
+    requests: 0,
+    remoteAddresses: [],
+    open: () => wss.clients.size,
+    close: () => new Promise<void>((resolve) => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      http.close(() => resolve());
+    }),
+  };
+  wss.on('connection', (ws, req) => {
+    state.accepted++;
+    state.remoteAddresses.push(req.socket.remoteAddress ?? '');
+    ws.on('error', () => {});
+    ws.on('message', (data: Buffer) => {
+      let msg: { type?: unknown; id?: unknown; from?: unknown; to?: unknown };
+      try {
+        msg = JSON.parse(data.toString()) as typeof msg;
+      } catch {
+        return;
+      }
+      if (msg.type === 'disconnect') {
+        ws.send(JSON.stringify({ type: 'disconnect_ack', id: msg.id }));
+        ws.close(1000);
+        return;
+      }
+      state.requests++;
+      if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong', id: msg.id }));
+      else if (msg.type === 'agent_message') ws.send(JSON.stringify({ type: 'agent_response', id: msg.id, from: msg.to, to: msg.from }));
+      else ws.send(JSON.stringify({ type: 'echoed', id: msg.id }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', () => resolve());
+  });
+  state.port = (http.address() as AddressInfo).port;
+  state.url = `ws://127.0.0.1:${state.port}/ws`;
+  return state;
+}
+
+/** Client sockets of this process towards `port` (the coordinator must have none). */
+export function clientSocketsTo(port: number): number {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  return handles.filter((h) => (h as { remotePort?: unknown }).remotePort === port).length;
+}
