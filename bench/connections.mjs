@@ -3,13 +3,16 @@
 // opens them over worker processes and source addresses, holds them all open a few seconds, sends one
 // round trip on each and closes them. Reports the achieved open rate, peak concurrent connections,
 // failures by kind, client memory (RSS, KB per connection) and CPU, and rewrites its own section of
-// bench/RESULTS.md. The servers are separate `wsload serve` processes (each under the per-process
-// open-file limit); every child is stopped by its own pid.
+// bench/RESULTS.md. The target is one `wsload serve --workers N` (node cluster, one port: the client
+// then needs several source addresses, chosen automatically) or, with BENCH_SERVER_MODE=processes or
+// a server without --workers, N separate `wsload serve` processes on their own ports (worker i → server
+// i mod N). Either way each server process stays under the per-process open-file limit. Every child is
+// stopped by its own pid.
 //
 //   npm run bench:connections                       # BENCH_CONNECTIONS=50000
 //   BENCH_CONNECTIONS=5000 npm run bench:connections
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { bin, machineInfo, procCpuSec, sourceState, writeSections } from './lib.mjs';
 import { runStressDistributed } from '../dist/workers/coordinator.js';
@@ -19,10 +22,14 @@ import { summarizeStress } from '../dist/report/stress-summary.js';
 const C = Number(process.env.BENCH_CONNECTIONS ?? 50_000);
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 3000);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1);
-const BATCH = Number(process.env.BENCH_BATCH ?? 1500);
+const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 const WORKERS = process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS);
-/** One server process holds at most its open-file limit: 18,000 connections each by default. */
-const SERVERS = Number(process.env.BENCH_SERVERS ?? Math.max(1, Math.ceil(C / 18_000)));
+/** One server process holds at most its open-file limit: 15,000 connections each by default (a cluster's round robin is not exact). */
+const SERVER_PROCESSES = Number(process.env.BENCH_SERVERS ?? Math.max(1, Math.ceil(C / 15_000)));
+const clusterAvailable = /--workers/.test(execFileSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' }));
+const MODE = process.env.BENCH_SERVER_MODE ?? (clusterAvailable && SERVER_PROCESSES > 1 ? 'cluster' : 'processes');
+/** Processes started by the bench: one cluster, or one per server process. */
+const SERVERS = MODE === 'cluster' ? 1 : SERVER_PROCESSES;
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 180_000;
 
@@ -32,9 +39,11 @@ const ports = readEphemeralPorts();
 const cores = availableParallelism();
 
 /** Start `wsload serve --port 0` (not pinned: several share the cores); resolves with its URL, pid and stop(). */
+const SERVER_FLAGS = ['--rate-limit', '0', '--heartbeat', '0', '--idle-timeout', '0', '--no-metrics'];
 async function startServer(maxConnections) {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--quiet', '--max-connections', String(maxConnections),
-    '--rate-limit', '0', '--heartbeat', '0', '--idle-timeout', '0', '--no-metrics'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const cluster = MODE === 'cluster' ? ['--workers', String(SERVER_PROCESSES)] : [];
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--quiet', '--max-connections', String(maxConnections), ...cluster, ...SERVER_FLAGS],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
@@ -48,12 +57,6 @@ async function startServer(maxConnections) {
   return {
     url,
     pid: child.pid,
-    peakRssMiB: () => {
-      try {
-        const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        return m ? Number(m[1]) / 1024 : NaN;
-      } catch { return NaN; }
-    },
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', resolve);
@@ -63,10 +66,37 @@ async function startServer(maxConnections) {
   };
 }
 
-const perServer = Math.ceil(C / SERVERS);
+/** CPU seconds and peak RSS of a process and its children (a cluster's workers), from /proc. */
+function processTree(pid) {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch { /* gone */ }
+  }
+  let cpuSec = 0;
+  let peakRssMiB = 0;
+  for (const p of pids) {
+    cpuSec += procCpuSec(p);
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) peakRssMiB += Number(m[1]) / 1024;
+    } catch { /* gone */ }
+  }
+  return { processes: pids.length, cpuSec, peakRssMiB };
+}
+
+const perServer = Math.ceil(C / SERVER_PROCESSES);
+// A cluster splits --max-connections evenly between its workers: leave room for an uneven round robin, under the fd limit.
+const fdRoom = (fd?.soft ?? 1e6) - 500;
+const maxConnections = MODE === 'cluster' ? Math.min(Math.ceil(C * 1.2), SERVER_PROCESSES * fdRoom) : Math.min(perServer + 500, fdRoom);
 console.log(`open-file limit ${fd ? `${fd.soft} (hard ${fd.hard})` : 'unknown'} per process · ephemeral ports ${ports.low}-${ports.high} · ${cores} cores`);
-console.log(`starting ${SERVERS} reference server process(es), up to ${perServer} connections each`);
-const started = await Promise.allSettled(Array.from({ length: SERVERS }, () => startServer(Math.min(perServer + 100, (fd?.soft ?? 1e6) - 100))));
+console.log(MODE === 'cluster'
+  ? `starting wsload serve --workers ${SERVER_PROCESSES} (one port), up to ${perServer} connections per server process`
+  : `starting ${SERVERS} reference server process(es), up to ${perServer} connections each`);
+const started = await Promise.allSettled(Array.from({ length: SERVERS }, () => startServer(maxConnections)));
 const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
 if (servers.length < SERVERS) {
   await Promise.all(servers.map((s) => s.stop()));
@@ -89,6 +119,9 @@ try {
     batch: BATCH,
     replyTimeoutMs: 30_000,
     connectTimeoutMs: 30_000,
+    // 50,000 disconnects at once: the server acknowledges them in turn; the defaults (2 s, 1 s) are for ordinary runs.
+    disconnectTimeoutMs: 30_000,
+    closeTimeoutMs: 10_000,
     holdMs: HOLD_MS,
     intervalMs: INTERVAL_MS,
   }, {
@@ -108,17 +141,20 @@ try {
   clearTimeout(guard);
 }
 const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
-const serverFigures = servers.map((s) => ({ cpuSec: procCpuSec(s.pid), peakRssMiB: s.peakRssMiB() }));
+const serverFigures = servers.map((s) => processTree(s.pid));
 await Promise.all(servers.map((s) => s.stop()));
 
 const info = machineInfo();
-const command = `npm run bench:connections   # BENCH_CONNECTIONS=${C} BENCH_HOLD_MS=${HOLD_MS} BENCH_MESSAGES=${MESSAGES} BENCH_BATCH=${BATCH} BENCH_SERVERS=${SERVERS}${WORKERS !== undefined ? ` BENCH_WORKERS=${WORKERS}` : ''}`;
+const command = `npm run bench:connections   # BENCH_CONNECTIONS=${C} BENCH_HOLD_MS=${HOLD_MS} BENCH_MESSAGES=${MESSAGES} BENCH_BATCH=${BATCH} BENCH_SERVERS=${SERVER_PROCESSES} BENCH_SERVER_MODE=${MODE}${WORKERS !== undefined ? ` BENCH_WORKERS=${WORKERS}` : ''}`;
+const target = MODE === 'cluster'
+  ? `one \`wsload serve --workers ${SERVER_PROCESSES} --max-connections ${maxConnections} ${SERVER_FLAGS.join(' ')}\` on 127.0.0.1 (node cluster: ${SERVER_PROCESSES} processes behind one port)`
+  : `${SERVERS} \`wsload serve --max-connections ${maxConnections} ${SERVER_FLAGS.join(' ')}\` process(es) on 127.0.0.1, one port each, client worker i → server i mod ${SERVERS}`;
 const head = `## Connections: ${C.toLocaleString('en-US')} concurrent connections from one machine
 
 Command: \`${command}\`
 Machine: ${info.model}, ${info.cores} cores, Node ${info.node}, ${info.platform}; ${sourceState()}.
 Limits: open files ${fd ? `${fd.soft} soft / ${fd.hard} hard` : 'unknown'} per process; ephemeral ports ${ports.low}-${ports.high} (${ports.high - ports.low + 1} per source address towards one server address).
-Measured: ${new Date().toISOString()}. Target: ${SERVERS} \`wsload serve\` process(es) on 127.0.0.1 (\`--max-connections ${Math.min(perServer + 100, (fd?.soft ?? 1e6) - 100)} --rate-limit 0 --heartbeat 0 --idle-timeout 0 --no-metrics\`), one port each, worker i → server i mod ${SERVERS}; a single process cannot pass its open-file limit (\`wsload serve --workers\` is not there yet).
+Measured: ${new Date().toISOString()}. Target: ${target}; a single server process cannot pass its open-file limit.
 `;
 
 let text;
@@ -154,7 +190,7 @@ if (failure !== undefined) {
   console.log(`client: ${result.distribution.workers} workers, RSS ${(clientRss / MiB).toFixed(0)} MiB (+ coordinator ${coordinatorRssMiB.toFixed(0)} MiB), ${kbPerConn.toFixed(1)} KB per connection, ${clientCpu.toFixed(1)} CPU-s`);
   const workerRows = reports.map((r) => `| ${r.index} | ${r.outcome} | ${r.connections ?? ''} | ${r.usage ? (r.usage.readyRssBytes / MiB).toFixed(0) : ''} | ${r.usage ? (r.usage.maxRssBytes / MiB).toFixed(0) : ''} | ${r.usage ? r.usage.cpuSec.toFixed(1) : ''} |`);
   text = `${head}
-Workers: ${result.distribution.workers} (${result.distribution.reason}); source addresses: ${result.distribution.localAddresses.length > 0 ? `${result.distribution.localAddresses[0]}-${result.distribution.localAddresses.at(-1)} (${result.distribution.localAddresses.length}, chosen automatically for a loopback target)` : 'the OS\'s choice'}. Each connection: open, hold ${HOLD_MS} ms once all of its worker's are open, ${MESSAGES} round trip, \`disconnect\`, close.
+Client workers: ${result.distribution.workers} (${result.distribution.reason}); source addresses: ${result.distribution.localAddresses.length > 0 ? `${result.distribution.localAddresses[0]}-${result.distribution.localAddresses.at(-1)} (${result.distribution.localAddresses.length}, chosen automatically for a loopback target)` : 'the OS\'s choice'}. Each connection: open; once every connection of every worker is open, all are held ${HOLD_MS} ms; then ${MESSAGES} round trip, \`disconnect\`, close.
 
 | figure | value |
 |---|---|
@@ -168,7 +204,7 @@ Workers: ${result.distribution.workers} (${result.distribution.reason}); source 
 | client memory per connection | **${kbPerConn.toFixed(1)} KB** ((Σ peak RSS − Σ RSS when ready) ÷ peak concurrent) |
 | coordinator | ${coordinatorRssMiB.toFixed(0)} MiB peak RSS, ${coordinatorCpu.toFixed(1)} CPU-s, no socket |
 | client CPU (workers) | ${clientCpu.toFixed(1)} CPU-s |
-| servers | ${serverFigures.map((f) => `${f.cpuSec.toFixed(1)} CPU-s, ${f.peakRssMiB.toFixed(0)} MiB`).join(' · ')} |
+| server processes (CPU, peak RSS summed) | ${serverFigures.map((f) => `${f.processes} process${f.processes === 1 ? '' : 'es'}: ${f.cpuSec.toFixed(1)} CPU-s, ${f.peakRssMiB.toFixed(0)} MiB`).join(' · ')} |
 | wall time | ${wallSec.toFixed(1)} s |
 
 | worker | outcome | connections | RSS ready MiB | peak RSS MiB | CPU-s |

@@ -64,6 +64,8 @@ Docs: docs/README.md`);
   return program;
 }
 
+function ignoreOutputError(): void {}
+
 export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
   const ctx = createContext({
     ...(opts.stdout ? { stdout: opts.stdout } : {}),
@@ -84,6 +86,10 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
   if (handleSignals) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A reader that went away (`wsload stress … | head`): stop printing, but finish the run and write
+    // its reports rather than die on EPIPE with a stack trace.
+    process.stdout.on('error', ignoreOutputError);
+    process.stderr.on('error', ignoreOutputError);
   }
   try {
     const program = buildProgram(ctx);

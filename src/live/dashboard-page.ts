@@ -73,7 +73,9 @@ button,.button{font:inherit;font-size:14px;font-weight:600;padding:6px 16px;bord
 .side table{font-size:13.5px}
 .side th,.side td{padding:5px 8px}
 #thresholds td.mark{font-size:16px;width:24px;text-align:center}
-#thresholds .msg{color:var(--muted);font-size:12.5px}
+#thresholds .msg,#errors .msg{color:var(--muted);font-size:12.5px}
+#thresholds .verdicts td:last-child{min-width:0;font-weight:600}
+.side td:first-child{word-break:normal}
 .conn{font-size:13px;color:var(--muted)}
 [hidden]{display:none!important}
 @media (max-width:1100px){.layout{grid-template-columns:1fr}}

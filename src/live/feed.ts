@@ -176,6 +176,11 @@ export class LiveFeed {
       partial: report.partial,
     };
     this.points.splice(0, this.points.length, ...report.series);
+    // The final snapshot has what the last, partial interval added.
+    this.snap = report.metrics;
+    const band = this.stages[this.stages.length - 1];
+    const last = report.series[report.series.length - 1];
+    if (band !== undefined && last !== undefined) band.endSec = Math.max(band.endSec, last.t);
     this.verdictList = report.thresholds;
     this.statusNow = 'ended';
     this.emit({ type: 'end', end: this.ending });
@@ -254,6 +259,11 @@ export class LiveFeed {
           remainingEstimated = true;
         }
       }
+    }
+    if (this.ending !== undefined) {
+      phase = this.ending.aborted ? 'stopped' : 'finished';
+      phaseNumber = undefined;
+      remainingMs = undefined;
     }
     let errorsTotal = 0;
     for (const n of Object.values(this.snap?.errors ?? {})) errorsTotal += n;

@@ -110,9 +110,10 @@ scenarios:
 
     expect(code, run.stderr()).toBe(1);
     expect(run.stderr()).toMatch(/^error: the target went away during the run \(.+\): the figures cover only the part before it, the report is marked partial\n$/);
-    // On schedule: the 2 s of arrivals, then the users that lost their connection end at once.
-    expect(elapsed).toBeLessThan(5000);
+    expect(elapsed, 'process start-up included').toBeLessThan(8000);
     const r = JSON.parse(await readFile(file, 'utf8'));
+    // On schedule: the 2 s of arrivals, then the users that lost their connection end at once.
+    expect(r.durationSec).toBeLessThan(3);
     expect(r).toMatchObject({ command: 'run', aborted: false, partial: true, verdict: { exitCode: 1 } });
     expect(r.metrics.counters['target.lost']).toBe(1);
 
@@ -150,7 +151,7 @@ scenarios:
     server.proc.kill('SIGKILL');
     const code = await within(stress.exited, 8000, 'wsload stress exit');
     expect(code, stress.stderr()).toBe(1);
-    expect(performance.now() - started).toBeLessThan(4000);
+    expect(performance.now() - started, 'process start-up included').toBeLessThan(8000);
     expect(stress.stderr()).toMatch(/^error: the target went away during the run/);
     const r = JSON.parse(await readFile(file, 'utf8'));
     expect(r).toMatchObject({ command: 'stress', aborted: false, partial: true, verdict: { exitCode: 1 }, connections: { successful: 20, dropped: 20 } });

@@ -133,6 +133,18 @@ describe('Ctrl-C on the real process', () => {
   });
 });
 
+describe('a reader that goes away', () => {
+  it('stress … | head -c 1: no EPIPE crash, the JSON report still written', async () => {
+    const srv = await startTestServer();
+    closers.push(() => srv.close());
+    const file = join(await tempDir(), 'r.json');
+    const c = start('sh', ['-c', `"${process.execPath}" "${BIN}" stress --url ${srv.url} -c 2 -m 50 --json "${file}" | head -c 1 >/dev/null`]);
+    await exitWithin(c, 10_000);
+    expect(c.stderr()).not.toMatch(/EPIPE|Error:/);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ command: 'stress', messages: { sent: 100, received: 100 } });
+  });
+});
+
 describe('the open-file limit', () => {
   it('stress -c 400 under ulimit -n 256: refused before any connection, one line with the fix, exit 2', async () => {
     const srv = await startTestServer();

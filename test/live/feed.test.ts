@@ -129,7 +129,7 @@ describe('LiveFeed', () => {
     expect(end).toEqual({ status: 'failed', text: 'FAILED — thresholds: 1 met, 1 warning, 1 critical, 1 not judged', exitCode: 3, aborted: false, partial: false });
     expect(feed.series()).toEqual(report.series);
     expect(feed.verdicts()).toBe(report.thresholds);
-    expect(feed.state().status).toBe('ended');
+    expect(feed.state()).toMatchObject({ status: 'ended', phase: 'finished', progress: 1, remainingMs: undefined, messagesSent: 173, errorsTotal: 3 });
     // Late samples after the end are ignored.
     feed.add(report.metrics.intervals[1]!);
     expect(feed.series()).toHaveLength(3);

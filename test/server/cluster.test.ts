@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -246,6 +247,26 @@ describe('wsload serve --workers 2 (real processes)', () => {
     expect((await s.health()).workers.map((w) => w.connections)).toEqual([1, 1]);
     s.child.kill('SIGTERM');
     expect((await bounded(s.exited, WAIT_MS, 'exit')).code).toBe(0);
+  });
+});
+
+describe('wsload serve --workers 2: start failures', () => {
+  it('a port in use fails the start like a single process: exit 2, the error on stderr, nothing on stdout', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (blocker.address() as AddressInfo).port;
+      const child = spawn(process.execPath, ['bin/wsload.js', 'serve', '--workers', '2', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      started.push(child);
+      const out = capture(child.stdout!);
+      const err = capture(child.stderr!);
+      const code = await bounded(new Promise<number | null>((resolve) => child.once('exit', resolve)), START_MS, 'exit on a port in use');
+      expect(code).toBe(2);
+      expect(err.text()).toBe(`error: port ${port} is in use on 127.0.0.1 — pick another with --port, or --port 0 for a free one\n`);
+      expect(out.text()).toBe('');
+    } finally {
+      blocker.close();
+    }
   });
 });
 

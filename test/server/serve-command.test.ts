@@ -130,7 +130,7 @@ describe('wsload serve (in-process)', () => {
       '--host <host>', '--port <n>', '--path <p>', '--max-payload <bytes>', '--heartbeat <ms>', '--reply-delay <ms>',
       '--max-connections <n>', '--max-subscriptions <n>', '--max-channel-length <n>', '--rate-limit <msgs/s>',
       '--max-buffered-bytes <bytes>', '--handshake-timeout <ms>', '--idle-timeout <ms>', '--auth-token <token>',
-      '--allowed-origin <origin>', '--tls-cert <file>', '--tls-key <file>', '--no-metrics', '--quiet',
+      '--allowed-origin <origin>', '--tls-cert <file>', '--tls-key <file>', '--no-metrics', '--workers <n|auto>', '--quiet',
     ]) {
       expect(help).toContain(flag);
     }

@@ -71,6 +71,7 @@ describe('stress split between 2 worker processes', () => {
     expect(result.aborted).toBe(false);
     expect(srv.accepted, 'the server saw every connection').toBe(C);
     expect(srv.requests).toBe(C * M);
+    expect(srv.acceptedAtFirstRequest, 'as in one process, nothing is sent before every connection is open').toBe(C);
 
     // Each worker did its half; the coordinator none.
     expect(result.distribution).toMatchObject({ workers: 2, inProcess: false, partial: false, reason: '--workers' });
@@ -98,11 +99,22 @@ describe('stress split between 2 worker processes', () => {
   it('stop: both workers stop with grace and still return their results, aborted', async () => {
     const srv = await server();
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), 800);
-    const t0 = Date.now();
-    const result = await runStressDistributed(stressOptions(srv.url, { connections: 20, messages: 10_000_000, graceMs: 200 }), { workers: 2, signal: abort.signal });
+    // Stop once both workers are answering (the run itself would go on for hours); at the latest after 10 s.
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    let stoppedAt = 0;
+    const result = await runStressDistributed(stressOptions(srv.url, { connections: 20, messages: 10_000_000, graceMs: 200, intervalMs: 100 }), {
+      workers: 2,
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.messagesReceived > 0 && p.connectionsOpen === 20 && !abort.signal.aborted) {
+          stoppedAt = Date.now();
+          abort.abort();
+        }
+      },
+    });
     clearTimeout(timer);
-    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(stoppedAt, 'stopped by the test, not by the 10 s bound').toBeGreaterThan(0);
+    expect(Date.now() - stoppedAt, 'results came back soon after the stop').toBeLessThan(5000);
     const s = summarizeStress(result.snapshot);
     expect(result.aborted).toBe(true);
     expect(result.distribution.reports.map((r) => r.outcome)).toEqual(['ok', 'ok']);

@@ -12,6 +12,8 @@ export interface RecordingServer {
   /** Connections accepted so far. */
   accepted: number;
   requests: number;
+  /** Connections accepted when the first request arrived (-1 before it). */
+  acceptedAtFirstRequest: number;
   /** Remote address of every connection accepted, in order. */
   remoteAddresses: string[];
   open(): number;
@@ -26,6 +28,7 @@ export async function startRecordingServer(): Promise<RecordingServer> {
     port: 0,
     accepted: 0,
     requests: 0,
+    acceptedAtFirstRequest: -1,
     remoteAddresses: [],
     open: () => wss.clients.size,
     close: () => new Promise<void>((resolve) => {
@@ -50,7 +53,7 @@ export async function startRecordingServer(): Promise<RecordingServer> {
         ws.close(1000);
         return;
       }
-      state.requests++;
+      if (state.requests++ === 0) state.acceptedAtFirstRequest = state.accepted;
       if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong', id: msg.id }));
       else if (msg.type === 'agent_message') ws.send(JSON.stringify({ type: 'agent_response', id: msg.id, from: msg.to, to: msg.from }));
       else ws.send(JSON.stringify({ type: 'echoed', id: msg.id }));

@@ -59,9 +59,9 @@ Examples:
                                     any Artillery v2 script with engine: ws, against another target
 
 The summary goes to stdout; the start line, progress lines, script warnings and log steps to stderr.
-Exit codes: 0 run completed (errors are in the summary), 1 target unreachable or no virtual user
-could connect, 2 bad flag or script (nothing was sent), 130 interrupted (partial results printed
-and written).
+Exit codes: 0 run completed (errors are in the summary), 1 target unreachable, no virtual user
+could connect or the target went away mid-run, 2 bad flag or script (nothing was sent), 3 a
+critical threshold crossed, 130 interrupted (partial results printed and written).
 Docs: docs/run.md`;
 
 export function register(program: Command, ctx: CliContext): void {

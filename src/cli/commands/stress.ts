@@ -199,8 +199,9 @@ Examples:
                                                   the summary on stdout, every figure in report.json
 
 Precedence: -c/-m flags, then --preset, then CONNECTIONS/MESSAGES, then the defaults.
-Exit codes: 0 run completed (even if some connections failed), 1 target unreachable or no
-connection succeeded, 2 bad flag, 130 interrupted (partial results printed and written).
+Exit codes: 0 run completed (even if some connections failed), 1 target unreachable, no
+connection succeeded or the target went away mid-run, 2 bad flag or more connections than
+ulimit -n allows, 3 a critical threshold crossed, 130 interrupted (partial results written).
 Docs: docs/stress.md`;
 
 export function register(program: Command, ctx: CliContext): void {
