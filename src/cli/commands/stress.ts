@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
-import { runStress, StressMetric, type StressOptions, type StressResult } from '../../engine/stress.js';
+import { offeredRate, runStress, StressMetric, type StressOptions, type StressResult } from '../../engine/stress.js';
 import { readOpenFileLimit } from '../../workers/limits.js';
 import { checkFdBudget, diagnoseConnectFailure, fdLimitNote, targetLostLine } from '../diagnose.js';
 import { ExitCode, usageError, WsloadError } from '../../errors.js';
@@ -248,6 +248,8 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   // Thresholds and report destinations are checked before anything is sent.
   const gate = await prepareGate(flags, ctx);
   // More connections than this process may open: one line with the fix now, not a storm of EMFILE.
+  // (For this in-process run; a run spread over worker processes is sized by src/workers/plan.ts
+  // planStress against the same limit, so there this check applies only when it stays in-process.)
   const fdLimit = readOpenFileLimit()?.soft;
   const fdProblem = checkFdBudget(plan.options.connections, fdLimit, { serve: plan.serve });
   if (fdProblem !== undefined) throw new WsloadError('WSLOAD_CONFIG', fdProblem);
@@ -260,14 +262,18 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   const o = plan.options;
   const abort = new AbortController();
   void ctx.interrupted.then(() => abort.abort());
-  const abortOnFail = watchAbort(gate, abort);
+  // Throughput is judged against what the load could offer: unbounded in the closed loop, the rate in rate mode.
+  const offered = offeredRate({ rate: o.rate ?? 0, ratePer: o.ratePer ?? 'run', connections: o.connections });
+  const view = offered === undefined ? {} : { offeredRatePerSec: offered };
+  const abortOnFail = watchAbort(gate, abort, view);
 
   let result: StressResult;
   let live: Live | undefined;
   try {
     if (!plan.quiet) {
       const note = server === undefined ? '' : ` (embedded reference server${plan.urlGiven ? '; --url ignored' : ''})`;
-      ctx.stderr.write(`wsload stress: ${o.connections} connections × ${o.messages} messages → ${url}${note}\n`);
+      const rate = offered === undefined ? '' : ` at ${offered} msg/s`;
+      ctx.stderr.write(`wsload stress: ${o.connections} connections × ${o.messages} messages${rate} → ${url}${note}\n`);
     }
     // The live view (terminal, --dashboard) reads the same interval samples as abort-on-fail.
     const watch = await startLive(ctx, dashboard, {
@@ -311,6 +317,7 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   const { exitCode } = await live!.finish(finishGate(gate, {
     base: base as unknown as BaseReport,
     snapshot: result.snapshot,
+    view,
     interrupted: result.aborted,
     ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
     unreachable,
