@@ -172,6 +172,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         })}`);
         streams.add(res);
         res.on('close', () => streams.delete(res));
+        res.on('error', () => streams.delete(res));
         return;
       }
       default:
@@ -196,9 +197,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       resolve();
     });
   });
-  const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' || host === '::' ? shown : host.includes(':') ? `[${host}]` : host}:${address.port}/`;
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
 
   let closing: Promise<void> | undefined;
   return {

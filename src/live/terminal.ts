@@ -31,9 +31,10 @@ export function formatClock(ms: number): string {
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const rate = (n: number): string => (n >= 100 ? int(n) : n.toFixed(1));
+/** Logs get digits only, as grep and awk want them. */
+const plainRate = (n: number): string => (n >= 100 ? String(Math.round(n)) : n.toFixed(1));
 const ms = (n: number | undefined): string => (n === undefined ? '–' : `${n.toFixed(2)} ms`);
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/y;
 
 /** Cut `line` to `max` visible characters, keeping (and closing) its colour codes. */
@@ -128,10 +129,10 @@ export function formatLiveLine(s: LiveState): string {
   const pct = s.progress === undefined ? '' : ` ${Math.floor(s.progress * 100)}%`;
   const head = s.plannedMs !== undefined ? `[${sec}s/${Math.round(s.plannedMs / 1000)}s${pct}]` : `[${sec}s${pct}]`;
   const parts = [`${head}${s.phase !== undefined ? ` ${s.phase}` : ''}`];
-  parts.push(`arrivals ${rate(s.arrivalsPerSec)}/s`);
+  parts.push(`arrivals ${plainRate(s.arrivalsPerSec)}/s`);
   parts.push(`connections ${s.activeConnections} open`);
   if (s.activeVusers !== undefined) parts.push(`VUs ${s.activeVusers} active`);
-  parts.push(`messages ${s.messagesSent} sent ${s.messagesReceived} received (${rate(s.receivedPerSec)}/s)`);
+  parts.push(`messages ${s.messagesSent} sent ${s.messagesReceived} received (${plainRate(s.receivedPerSec)}/s)`);
   if (s.p50Ms !== undefined) parts.push(`p50 ${s.p50Ms.toFixed(2)}ms p99 ${(s.p99Ms ?? 0).toFixed(2)}ms`);
   if (s.errorsTotal > 0) parts.push(`errors ${s.errorsTotal}`);
   if (s.verdicts.length > 0) {

@@ -471,17 +471,17 @@ async function runWorkers(jobs: WorkerJob[], o: PoolOptions): Promise<PoolOutcom
     // 1. Every worker up (bounded); one that dies or hangs here fails the whole run before it starts.
     const startBound = o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     const allReady = await new Promise<boolean>((res) => {
-      const check = (): void => { if (workers.every((w) => w.ready)) finish(true); };
-      const timer = setTimeout(() => finish(false), startBound);
-      const exits = workers.map((w) => w.ended.then(() => { if (!w.ready) finish(false); }));
-      void exits;
-      function finish(ok: boolean): void {
+      let settled = false;
+      const finish = (ok: boolean): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         onReady = undefined;
         res(ok);
-      }
-      onReady = check;
-      check();
+      };
+      const timer = setTimeout(() => finish(false), startBound);
+      for (const w of workers) void w.ended.then(() => { if (!w.ready) finish(false); });
+      onReady = () => { if (workers.every((w) => w.ready)) finish(true); };
     });
     if (!allReady) {
       const bad = workers.find((w) => !w.ready)!;

@@ -10,7 +10,7 @@ import { CRASH_HOOK_ENV, isToWorker, type FromWorker, type RunJob, type StartMes
 
 const send = process.send?.bind(process);
 if (send === undefined) {
-  process.stderr.write('wsload: src/workers/worker.js is started by the wsload coordinator (child_process.fork), not by hand\n');
+  process.stderr.write('wsload: dist/workers/worker.js is a worker process started by the wsload coordinator (child_process.fork), not a command\n');
   process.exit(2);
 }
 

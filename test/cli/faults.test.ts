@@ -139,7 +139,7 @@ describe('the target dies mid-run', () => {
     expect(report.messages.sent).toBe(report.messages.received + report.messages.timedOut + report.messages.lost);
   });
 
-  it('a healthy run is not partial; one with a failed handshake is', async () => {
+  it('a healthy run is not partial; one with a dropped connection is', async () => {
     const srv = await track(startTestServer({ dropAfter: 2 }));
     const file = join(await tempDir(), 'r.json');
     const r = await cli(['stress', '--url', srv.url, '-c', '2', '-m', '3', '-q', '--json', file]);

@@ -279,6 +279,7 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
     const watch = await startLive(ctx, dashboard, {
       meta: stressLiveMeta({ ...o, url }, { preset: plan.preset, serve: plan.serve }),
       thresholds: gate.set,
+      view,
       quiet: plan.quiet,
       version,
     });
