@@ -14,7 +14,7 @@
 // BENCH_SKIP_ARTILLERY=1, ARTILLERY_DIR (default: <tmpdir>/wsload-bench-artillery-2.0.21, reused).
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { bin, machineInfo, median, procCpuSec, root, runMeasured, sourceState, startServer, tmp, writeSections } from './lib.mjs';
@@ -159,20 +159,23 @@ log(`server ${server.url} (pid ${server.pid}, core 0): wsload serve ${SERVER_ARG
 async function measureRun(tool, kind) {
   const f = jsonOut(`${tool.key}-${kind}`);
   const spec = (kind === 'empty' ? tool.empty : tool.run)(server.url, f);
+  const load1 = loadavg()[0];
   const s0 = procCpuSec(server.pid);
   const r = await runMeasured(spec.args, { env: spec.env ?? {}, timeoutMs: spec.timeoutMs ?? 120_000 });
   const serverCpuSec = procCpuSec(server.pid) - s0;
   let parsed;
   try {
-    if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
+    // Exit 3 = a default threshold (the seed's targets) was crossed, e.g. on a loaded machine: the run
+    // itself completed, and the count check below decides whether it did all its work.
+    if (r.code !== 0 && r.code !== 3) throw new Error(`exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
     parsed = tool.parse(r, f, kind === 'empty' ? (tool.key === 'ymera' ? ymeraEmpty.perUser : 1) : (tool.key === 'ymera' ? C * ymera.perUser : C * M));
   } catch (err) {
     parsed = { roundTrips: 0, expected: false, perSecond: NaN, p50: NaN, p99: NaN, error: err.message };
   }
-  return { tool: tool.key, kind, wallSec: r.wallSec, cpuSec: r.cpuSec, userSec: r.userSec, systemSec: r.systemSec, maxRssMiB: r.maxRssMiB, processes: r.processes, serverCpuSec, ...parsed };
+  return { tool: tool.key, kind, wallSec: r.wallSec, cpuSec: r.cpuSec, userSec: r.userSec, systemSec: r.systemSec, maxRssMiB: r.maxRssMiB, processes: r.processes, rssSumMiB: r.rssSumMiB, exitCode: r.code, load1, serverCpuSec, ...parsed };
 }
 
-const fmtRun = (x) => `${x.tool.padEnd(9)} ${x.kind.padEnd(5)} ${x.roundTrips} rt, wall ${x.wallSec.toFixed(2)} s, CPU ${x.cpuSec.toFixed(2)} s (user ${x.userSec.toFixed(2)}, sys ${x.systemSec.toFixed(2)}), peak ${x.maxRssMiB.toFixed(0)} MiB, server CPU ${x.serverCpuSec.toFixed(2)} s${x.processes > 1 ? `, ${x.processes} client processes` : ''}${x.expected ? '' : ' INCOMPLETE ' + (x.error ?? '')}`;
+const fmtRun = (x) => `${x.tool.padEnd(9)} ${x.kind.padEnd(5)} ${x.roundTrips} rt, wall ${x.wallSec.toFixed(2)} s, CPU ${x.cpuSec.toFixed(2)} s (user ${x.userSec.toFixed(2)}, sys ${x.systemSec.toFixed(2)}), peak ${x.maxRssMiB.toFixed(0)} MiB, server CPU ${x.serverCpuSec.toFixed(2)} s, load ${x.load1.toFixed(1)}${x.exitCode ? `, exit ${x.exitCode}` : ''}${x.processes > 1 ? `, ${x.processes} client processes` : ''}${x.expected ? '' : ' INCOMPLETE ' + (x.error ?? '')}`;
 
 // 1. Start-up: empty runs, alternating tools run by run.
 const empties = Object.fromEntries(TOOLS.map((t) => [t.key, []]));
@@ -266,6 +269,9 @@ const machineLine = `${m.model}, ${m.cores} cores (lscpu), Node ${m.node}, ${m.p
 const when = new Date().toISOString();
 const src = sourceState();
 
+const loads = [...Object.values(empties).flat(), ...rounds.flatMap((r) => TOOLS.map((t) => r[t.key]))].map((x) => x.load1);
+const loadRange = `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)})`;
+
 // Comparison section
 const has = (k) => TOOLS.some((t) => t.key === k);
 const latencyCell = (t) => (t.key === 'artillery' ? t.reports : `${t.reports}: p50 ${f2(S[t.key].p50)} ms, p99 ${f2(S[t.key].p99)} ms`);
@@ -295,7 +301,8 @@ const compareText = `## Comparison: ${C} connections × ${M.toLocaleString('en-U
 
 Command: \`npm run bench\` (this section: \`npm run bench:compare\`; BENCH_ROUNDS=${ROUNDS})
 Machine: ${machineLine}. Source: ${src}. Measured: ${when}.
-Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`), CPU (user + system) and peak RSS from \`process.resourceUsage()\` at the client's exit (bench/measure.mjs, preloaded with \`--import\`; CPU summed over every Node process of the client, should it fork any; Artillery's worker thread is inside its process). Client processes per run: ${[...new Set(rounds.flatMap((r) => TOOLS.map((t) => `${t.key} ${r[t.key].processes}`)))].join(', ')}. Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
+Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`), CPU = user + system time of the client and everything it started, from the kernel via GNU time (\`/usr/bin/time\`, wait4; Artillery's worker thread is inside its process); peak RSS = the client process's own, from \`process.resourceUsage()\` at its exit (bench/measure.mjs, preloaded through NODE_OPTIONS). Node processes per client run: ${[...new Set(rounds.flatMap((r) => TOOLS.map((t) => `${t.key} ${r[t.key].processes}`)))].join(', ')}. Exit 3 (a default threshold crossed) is accepted when the report shows all the work done. Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
+**Machine load:** the 1-minute load average before each run was ${loadRange} (this bench's own server + client account for ≤ 2 on ${m.cores} cores; more means other work shared the cores, and absolute times and rates suffer; ratios within a round much less).
 Rounds: ${ROUNDS}; in each, every client runs once, in an order that rotates round by round; ratios are taken within a round, then the median over rounds. A run that did not complete all its round trips is marked and left out.
 
 The clients (all: ${C} connections/users, each a closed loop, the next message when the reply came):

@@ -13,7 +13,7 @@
 //   BENCH_CONNECTIONS=5000 npm run bench:connections
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { bin, machineInfo, procCpuSec, sourceState, writeSections } from './lib.mjs';
 import { runStressDistributed } from '../dist/workers/coordinator.js';
 import { readEphemeralPorts, readOpenFileLimit } from '../dist/workers/limits.js';
@@ -88,6 +88,7 @@ function processTree(pid) {
   return { processes: pids.length, cpuSec, peakRssMiB };
 }
 
+const loadAtStart = loadavg()[0];
 const perServer = Math.ceil(C / SERVER_PROCESSES);
 // A cluster splits --max-connections evenly between its workers: leave room for an uneven round robin, under the fd limit.
 const fdRoom = (fd?.soft ?? 1e6) - 500;
@@ -186,6 +187,9 @@ if (failure !== undefined) {
   const rate = s.connections.successful / openedBy;
   const errors = Object.entries(s.errors).sort((a, b) => b[1] - a[1]);
   const reached = peak >= C;
+  const serverCpu = serverFigures.reduce((n, f) => n + f.cpuSec, 0);
+  // Where the open rate is bounded: CPU of both sides per connection (open, hold, one round trip, close).
+  const cpuPerConnMs = ((clientCpu + serverCpu) / s.connections.successful) * 1000;
   console.log(`opened ${s.connections.successful}/${C} in ${openedBy.toFixed(1)} s (${rate.toFixed(0)}/s) · peak concurrent ${peak} · failures ${errors.length ? errors.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'}`);
   console.log(`client: ${result.distribution.workers} workers, RSS ${(clientRss / MiB).toFixed(0)} MiB (+ coordinator ${coordinatorRssMiB.toFixed(0)} MiB), ${kbPerConn.toFixed(1)} KB per connection, ${clientCpu.toFixed(1)} CPU-s`);
   const workerRows = reports.map((r) => `| ${r.index} | ${r.outcome} | ${r.connections ?? ''} | ${r.usage ? (r.usage.readyRssBytes / MiB).toFixed(0) : ''} | ${r.usage ? (r.usage.maxRssBytes / MiB).toFixed(0) : ''} | ${r.usage ? r.usage.cpuSec.toFixed(1) : ''} |`);
@@ -196,6 +200,7 @@ Client workers: ${result.distribution.workers} (${result.distribution.reason}); 
 |---|---|
 | connections opened / planned | ${s.connections.successful} / ${C}${reached ? '' : ' (**not reached**)'} |
 | achieved open rate | **${rate.toFixed(0)} connections/s** (all open ${openedBy.toFixed(1)} s after the start; interval ${INTERVAL_MS} ms) |
+| CPU per connection, client + server (open, hold, 1 round trip, close) | ${cpuPerConnMs.toFixed(2)} ms: ${cores} idle cores would fit ≈ ${Math.round((cores * 1000) / cpuPerConnMs)} whole cycles/s |
 | handshake latency | p50 ${s.connect.p50} ms · p99 ${s.connect.p99} ms · max ${s.connect.max} ms |
 | peak concurrent (sum of the workers' open connections at one interval boundary) | **${peak}** |
 | failures by kind | ${errors.length ? errors.map(([k, n]) => `\`${k}\` ${n}`).join(', ') : 'none'} |
@@ -205,7 +210,7 @@ Client workers: ${result.distribution.workers} (${result.distribution.reason}); 
 | coordinator | ${coordinatorRssMiB.toFixed(0)} MiB peak RSS, ${coordinatorCpu.toFixed(1)} CPU-s, no socket |
 | client CPU (workers) | ${clientCpu.toFixed(1)} CPU-s |
 | server processes (CPU, peak RSS summed) | ${serverFigures.map((f) => `${f.processes} process${f.processes === 1 ? '' : 'es'}: ${f.cpuSec.toFixed(1)} CPU-s, ${f.peakRssMiB.toFixed(0)} MiB`).join(' · ')} |
-| wall time | ${wallSec.toFixed(1)} s |
+| wall time | ${wallSec.toFixed(1)} s (1-min load average before the run: ${loadAtStart.toFixed(1)} on ${cores} cores) |
 
 | worker | outcome | connections | RSS ready MiB | peak RSS MiB | CPU-s |
 |---|---|---|---|---|---|

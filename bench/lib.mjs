@@ -2,7 +2,7 @@
 // run a client pinned to the other, read CPU and memory of each. Loopback only; every child is killed
 // by its own pid when the bench ends.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,32 +45,54 @@ export async function startServer(extra = []) {
 }
 
 let seq = 0;
-/** Run a node script on core 1 with the usage probe; resolves with wall time, CPU, memory and stdout. */
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/**
+ * Run a node script on core 1 with the usage probe; resolves with wall time, CPU, memory and stdout.
+ *
+ * CPU is the whole client: under GNU time (when installed) the kernel's user + system time of the
+ * client and every process it started and waited for (wait4), else the sum of the probe's lines.
+ * The probe (bench/measure.mjs, preloaded through NODE_OPTIONS so that forked Node processes load it
+ * too) gives peak RSS per process: `maxRssMiB` is the client process's own peak, `rssSumMiB` the sum
+ * of every process's peak, `processes` how many Node processes reported.
+ */
 export async function runMeasured(scriptArgs, { env = {}, core = 1, timeoutMs = 120_000 } = {}) {
-  const usageFile = join(tmp, `usage-${process.pid}-${seq++}.json`);
-  const [cmd, args] = pinned(core, process.execPath, ['--import', measure, ...scriptArgs]);
+  const usageFile = join(tmp, `usage-${process.pid}-${seq}.json`);
+  const timeFile = join(tmp, `time-${process.pid}-${seq++}.txt`);
+  const [pcmd, pargs] = pinned(core, process.execPath, scriptArgs);
+  const [cmd, args] = gnuTime ? [gnuTime, ['-f', '%e %U %S %M', '-o', timeFile, pcmd, ...pargs]] : [pcmd, pargs];
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import=${measure}`.trim();
   const t0 = process.hrtime.bigint();
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, WSLOAD_BENCH_USAGE: usageFile } });
+  // Its own process group, so that a run past its bound is killed with everything it started.
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, NODE_OPTIONS: nodeOptions, WSLOAD_BENCH_USAGE: usageFile } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
-  // Every run is bounded: past timeoutMs the child (this pid only) is killed and the run reports it.
+  // Every run is bounded: past timeoutMs the child's process group is killed and the run reports it.
   let timedOut = false;
-  const killer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+  const killer = setTimeout(() => {
+    timedOut = true;
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+  }, timeoutMs);
   const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
   clearTimeout(killer);
   if (timedOut) stderr += `\n[bench] killed after ${timeoutMs} ms`;
   const wallSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  // One line per Node process of the client (the client itself and any process it forked): CPU is
-  // summed over them; peak RSS is the client process's own, rssSumMiB the sum of every process's peak.
-  let usage = { cpuSec: NaN, userSec: NaN, systemSec: NaN, maxRssMiB: NaN, rssSumMiB: NaN, processes: 0 };
+  let usage = { cpuSec: NaN, userSec: NaN, systemSec: NaN, maxRssMiB: NaN, rssSumMiB: NaN, processes: 0, probeCpuSec: NaN };
   try {
     const lines = readFileSync(usageFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const main = lines.find((l) => l.pid === child.pid) ?? lines.find((l) => !lines.some((o) => o.pid === l.ppid)) ?? lines[0];
+    const main = lines.find((l) => !lines.some((o) => o.pid === l.ppid)) ?? lines[0];
     const sum = (k) => lines.reduce((a, l) => a + l[k], 0);
-    usage = { cpuSec: sum('cpuSec'), userSec: sum('userSec'), systemSec: sum('systemSec'), maxRssMiB: main.maxRssMiB, rssSumMiB: sum('maxRssMiB'), processes: lines.length };
-  } catch { /* child died before its exit hook */ }
+    usage = { cpuSec: sum('cpuSec'), userSec: sum('userSec'), systemSec: sum('systemSec'), maxRssMiB: main.maxRssMiB, rssSumMiB: sum('maxRssMiB'), processes: lines.length, probeCpuSec: sum('cpuSec') };
+  } catch { /* the client died before its exit hook */ }
+  if (gnuTime) {
+    try {
+      // The last line: GNU time puts "Command exited with non-zero status N" before it.
+      const [, user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+      if (Number.isFinite(user) && Number.isFinite(sys)) Object.assign(usage, { userSec: user, systemSec: sys, cpuSec: user + sys });
+    } catch { /* killed before GNU time wrote */ }
+  }
   return { code, wallSec, ...usage, stdout, stderr };
 }
 

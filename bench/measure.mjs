@@ -1,4 +1,4 @@
-// Preloaded with `node --import ./bench/measure.mjs …`: on exit, appends the process's own CPU time and
+// Preloaded with `node --import ./bench/measure.mjs …` (the bench puts it in NODE_OPTIONS): on exit, appends the process's own CPU time and
 // peak memory as one JSON line to the file named by WSLOAD_BENCH_USAGE (so the bench harness can read
 // a child's figures without /proc races). Node processes the client forks inherit both the preload
 // (execArgv) and the variable, so a client that spreads its work over processes appends one line per

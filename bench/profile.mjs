@@ -5,6 +5,7 @@
 // section of bench/RESULTS.md. The profiles stay in the printed temporary folder for DevTools.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { bin, machineInfo, root, runMeasured, sourceState, startServer, tmp, writeSections } from './lib.mjs';
 
 const C = 100;
@@ -98,7 +99,7 @@ const m = machineInfo();
 const table = (rows) => ['| self ms | % of busy | where |', '|---|---|---|', ...rows.map((x) => `| ${x.ms.toFixed(0)} | ${x.pct.toFixed(1)} | \`${x.k.replace(/\|/g, '\\|')}\` |`)].join('\n');
 const text = `## Profile: where the client's CPU goes (\`node --cpu-prof\`, one run each)
 
-Command: \`npm run bench:profile\` (also run by \`npm run bench\`). Machine: ${m.model}, ${m.cores} cores, Node ${m.node}; ${sourceState()}. Measured: ${new Date().toISOString()}.
+Command: \`npm run bench:profile\` (also run by \`npm run bench\`). Machine: ${m.model}, ${m.cores} cores, Node ${m.node}; ${sourceState()}. Measured: ${new Date().toISOString()}; 1-minute load average ${loadavg()[0].toFixed(1)} at the end.
 Server \`wsload serve ${SERVER_ARGS.join(' ')}\` on core 0; each client on core 1 as \`node --cpu-prof --cpu-prof-dir DIR <client>\`. Self time is summed from the profile's samples on the main thread (V8's sampler, ~1 ms); "busy" excludes \`(idle)\`. System time spent inside a syscall is charged to the JS or native frame that made it; \`(program)\` is native code outside JS (libuv, the syscalls' surroundings), \`(garbage collector)\` is GC on the main thread. The profiler itself adds some CPU: compare shares, not totals, with the Comparison section.
 
 ${results.map(({ label, r, s }) => `### ${label}

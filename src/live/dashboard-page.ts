@@ -220,7 +220,7 @@ export const DASHBOARD_JS = String.raw`
 
   function drawVerdicts(rows) {
     if (!rows || rows.length === 0) { $('verdicts').innerHTML = '<p class="empty">No thresholds are judged for this run.</p>'; return; }
-    $('verdicts').innerHTML = '<div class="tw"><table class="verdicts"><thead><tr><th></th><th>threshold</th><th class="num">now</th></tr></thead><tbody>' +
+    $('verdicts').innerHTML = '<div class="tw"><table class="verdicts"><thead><tr><th></th><th>threshold</th><th class="num">' + (ended ? 'final' : 'now') + '</th></tr></thead><tbody>' +
       rows.map(function (v) {
         return '<tr class="st-' + v.status + '"><td class="mark" title="' + WORD[v.status] + '">' + MARK[v.status] + '</td><td>' + esc(v.name) +
           '<div class="msg">' + esc(v.detail) + '</div></td><td class="num">' + esc(v.actual) + '</td></tr>';
@@ -299,6 +299,7 @@ export const DASHBOARD_JS = String.raw`
   es.addEventListener('hello', function (ev) {
     var d = JSON.parse(ev.data);
     series = d.series;
+    if (d.end) ended = d.end;
     $('started').textContent = new Date(d.startedAt).toLocaleString();
     $('conn').textContent = '';
     if (!d.end) setStatus(d.status, d.status === 'stopping' ? 'stopping…' : 'running');
@@ -317,6 +318,7 @@ export const DASHBOARD_JS = String.raw`
   es.addEventListener('end', function (ev) {
     var d = JSON.parse(ev.data);
     series = d.series;
+    ended = d.end;
     apply(d);
     showEnd(d);
   });

@@ -189,8 +189,9 @@ describe('ttyView', () => {
 });
 
 describe('through main', () => {
+  /** Replies 10 ms late, so 250 requests a connection take at least 2.5 s: two intervals or more. */
   async function stress(args: string[], tty: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
-    const server = await startServer({ host: '127.0.0.1', port: 0 });
+    const server = await startServer({ host: '127.0.0.1', port: 0, replyDelayMs: 10 });
     const out = sink(tty);
     const err = sink(tty);
     try {
@@ -203,19 +204,19 @@ describe('through main', () => {
   }
 
   it('--quiet prints nothing live, even on a terminal', async () => {
-    const r = await stress(['-c', '5', '-m', '3000', '--quiet'], true);
+    const r = await stress(['-c', '5', '-m', '50', '--quiet'], true);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('WEBSOCKET STRESS TEST RESULTS');
   });
 
   it('on a terminal: a status area redrawn each interval, erased before the summary', async () => {
-    const r = await stress(['-c', '5', '-m', '6000', '--threshold', 'ws.rtt.p99<1000'], true);
+    const r = await stress(['-c', '5', '-m', '250', '--threshold', 'ws.rtt.p99<1000'], true);
     expect(r.code).toBe(0);
     const [start, ...frames] = r.stderr.split('\x1b[J');
-    expect(start).toMatch(/^wsload stress: 5 connections × 6000 messages → ws:\/\/127\.0\.0\.1:\d+\/ws\n/);
-    // The first frame at once, then one per interval (a run of a second or more), the last one erased.
-    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(start).toMatch(/^wsload stress: 5 connections × 250 messages → ws:\/\/127\.0\.0\.1:\d+\/ws\n/);
+    // The first frame at once, then one per interval, the last one erased.
+    expect(frames.length).toBeGreaterThanOrEqual(3);
     expect(frames[frames.length - 1]).toBe('');
     expect(r.stderr).toContain('thresholds \x1b[32m1 met');
     expect(r.stderr.endsWith('\x1b[J')).toBe(true);
