@@ -9,7 +9,6 @@ import { connectionsPerProcess, fdLimitError, portCount, sourcePortError, type P
 
 /** Below both of these a stress run stays in-process: forking costs more than it brings. */
 export const STRESS_MIN_CONNECTIONS_FOR_WORKERS = 1000;
-export const STRESS_MIN_ROUND_TRIPS_FOR_WORKERS = 200_000;
 /** A script run whose busiest second plans fewer arrivals than this stays in-process. */
 export const RUN_MIN_ARRIVALS_PER_SEC_FOR_WORKERS = 50;
 /** The most processes wsload starts on its own to stay under the open-file limit. */
@@ -143,7 +142,9 @@ export function planStress(input: StressPlanInput): StressPlan {
     workers = input.workers;
     reason = '--workers';
   } else {
-    const small = c < STRESS_MIN_CONNECTIONS_FOR_WORKERS && c * input.messages < STRESS_MIN_ROUND_TRIPS_FOR_WORKERS;
+    // Few connections: one process keeps up with them (the server is the bottleneck first), and a
+    // fork costs start-up time and memory; messages per connection do not change that.
+    const small = c < STRESS_MIN_CONNECTIONS_FOR_WORKERS;
     const base = small ? 1 : Math.max(1, input.cores);
     if (needed > MAX_AUTO_WORKERS) throw fdLimitError(c, input.fdLimit!, MAX_AUTO_WORKERS, false);
     workers = Math.max(base, needed);

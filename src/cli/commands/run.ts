@@ -6,7 +6,9 @@
  */
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
-import { runScript, type RunResult } from '../../engine/run.js';
+import type { RunResult } from '../../engine/run.js';
+import { runScriptDistributed } from '../../workers/coordinator.js';
+import { parseWorkers } from '../workers-option.js';
 import { RunMetric } from '../../engine/vu.js';
 import { readOpenFileLimit } from '../../workers/limits.js';
 import { diagnoseConnectFailure, fdLimitNote, targetLostLine } from '../diagnose.js';
@@ -30,6 +32,8 @@ export interface RunFlags extends GateFlags, LiveFlags {
   target?: string;
   serve?: boolean;
   quiet?: boolean;
+  /** Worker processes (`--workers`); absent: decided by the plan's peak arrival rate (docs/workers.md). */
+  workers?: string;
   drainTimeout?: string;
 }
 
@@ -73,6 +77,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-t, --target <url>', 'override the target URL (beats config and environment)')
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and use it as the target (--target is ignored)')
     .option('-q, --quiet', 'no start line, warnings or live progress on stderr, only the summary')
+    .option('--workers <n>', 'worker processes to spread arrivals over (auto: one per core; default: decided by the peak arrival rate, see docs/workers.md; 1 runs in this process)')
     .option('--drain-timeout <ms>', `after the last phase, stop virtual users still running after this long (default ${RUN_DEFAULTS.drainTimeoutMs / 1000}s; bare digits are ms)`);
   addLiveOptions(addGateOptions(cmd))
     .addHelpText('after', EXAMPLES)
@@ -138,7 +143,8 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   // listening: no connection is opened until the script has loaded cleanly.
   let server: RunningServer | undefined;
   if (flags.serve) server = await startEmbeddedServer();
-  let result: RunResult;
+  const workers = parseWorkers(flags.workers);
+  let result: RunResult & { distribution?: { partial: boolean } };
   let plan: ScriptPlan;
   let gate: Awaited<ReturnType<typeof prepareGate>>;
   let abortOnFail: ReturnType<typeof watchAbort> = { decision: () => undefined };
@@ -172,7 +178,16 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     });
     live = watch;
     const onInterval = abortOnFail.onInterval;
-    result = await runScript(plan, { drainTimeoutMs: drainMs, env: ctx.env }, {
+    // Worker processes load the script again themselves, with the same options (the plan holds functions).
+    const target = server?.url ?? flags.target;
+    const loadOptions = {
+      ...(flags.environment !== undefined ? { environment: flags.environment } : {}),
+      ...(target !== undefined ? { target } : {}),
+      env: ctx.env,
+    };
+    result = await runScriptDistributed(script, loadOptions, { drainTimeoutMs: drainMs, env: ctx.env }, {
+      ...(workers !== undefined ? { workers } : {}),
+      plan,
       signal: abort.signal,
       onInterval: (sample) => {
         onInterval?.(sample);
@@ -206,7 +221,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     environment: plan.environment,
     target,
     aborted: result.aborted,
-    partial: unreachable || targetLost || isPartialRun(result.aborted, summary),
+    partial: unreachable || targetLost || result.distribution?.partial === true || isPartialRun(result.aborted, summary),
     options: { serve: flags.serve === true, ...result.settings },
     scenarios,
     summary,

@@ -5,7 +5,10 @@
  */
 import type { Command } from 'commander';
 import { UNREACHABLE_KINDS } from '../../engine/connection.js';
-import { offeredRate, runStress, StressMetric, type StressOptions, type StressResult } from '../../engine/stress.js';
+import { offeredRate, StressMetric, type StressOptions } from '../../engine/stress.js';
+import { runStressDistributed, type DistributedStressResult } from '../../workers/coordinator.js';
+import { parseLocalAddresses } from '../../workers/plan.js';
+import { parseWorkers } from '../workers-option.js';
 import { readOpenFileLimit } from '../../workers/limits.js';
 import { checkFdBudget, diagnoseConnectFailure, fdLimitNote, targetLostLine } from '../diagnose.js';
 import { ExitCode, usageError, WsloadError } from '../../errors.js';
@@ -53,6 +56,10 @@ export interface StressFlags extends GateFlags, LiveFlags {
   connectTimeout?: string;
   serve?: boolean;
   quiet?: boolean;
+  /** Worker processes (`--workers`); absent: decided by the size of the run (docs/workers.md). */
+  workers?: string;
+  /** Source addresses (`--local-address 127.0.0.1-127.0.0.8`). */
+  localAddress?: string;
   /** Rate mode (src/cli/rate-options.ts): `500` in total or `50/conn` per connection, msg/s. */
   rate?: string;
   /** Rate mode: run this long (messages = rate × duration). */
@@ -219,7 +226,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--reply-timeout <ms>', `a reply later than this counts as reply_timeout (default ${STRESS_DEFAULTS.replyTimeoutMs}; units: 500ms, 10s)`)
     .option('--connect-timeout <ms>', `bound on each opening handshake (default ${STRESS_DEFAULTS.connectTimeoutMs})`)
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and test it (--url is ignored)')
-    .option('-q, --quiet', 'no start line and no live progress on stderr, only the summary');
+    .option('-q, --quiet', 'no start line and no live progress on stderr, only the summary')
+    .option('--workers <n>', 'worker processes to spread connections over (auto: one per core; default: decided by the size of the run, see docs/workers.md; 1 runs in this process)')
+    .option('--local-address <list>', 'source addresses, a comma list or a range such as 127.0.0.1-127.0.0.8 (chosen automatically for loopback targets past 20,000 connections)');
   addLiveOptions(addGateOptions(cmd))
     .addHelpText('after', EXAMPLES)
     .action(async (flags: StressFlags) => {
@@ -250,9 +259,15 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   // More connections than this process may open: one line with the fix now, not a storm of EMFILE.
   // (For this in-process run; a run spread over worker processes is sized by src/workers/plan.ts
   // planStress against the same limit, so there this check applies only when it stays in-process.)
+  const workers = parseWorkers(flags.workers);
+  const localAddresses = flags.localAddress === undefined ? undefined : parseLocalAddresses(flags.localAddress);
   const fdLimit = readOpenFileLimit()?.soft;
-  const fdProblem = checkFdBudget(plan.options.connections, fdLimit, { serve: plan.serve });
-  if (fdProblem !== undefined) throw new WsloadError('WSLOAD_CONFIG', fdProblem);
+  // Spread over worker processes, the coordinator sizes the run against the limit itself
+  // (src/workers/plan.ts); the embedded server's ends of the connections stay in this process.
+  if (plan.serve || workers === 1) {
+    const fdProblem = checkFdBudget(plan.options.connections, fdLimit, { serve: plan.serve });
+    if (fdProblem !== undefined) throw new WsloadError('WSLOAD_CONFIG', fdProblem);
+  }
 
   const dashboard = resolveLiveFlags(flags);
 
@@ -267,7 +282,7 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   const view = offered === undefined ? {} : { offeredRatePerSec: offered };
   const abortOnFail = watchAbort(gate, abort, view);
 
-  let result: StressResult;
+  let result: DistributedStressResult;
   let live: Live | undefined;
   try {
     if (!plan.quiet) {
@@ -284,7 +299,9 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
       version,
     });
     live = watch;
-    result = await runStress({ ...o, url }, {
+    result = await runStressDistributed({ ...o, url }, {
+      ...(workers !== undefined ? { workers } : {}),
+      ...(localAddresses !== undefined ? { localAddresses } : {}),
       signal: abort.signal,
       onInterval: (sample) => {
         abortOnFail.onInterval?.(sample);
@@ -310,7 +327,7 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   const base = buildStressJson({
     version,
     aborted: result.aborted,
-    partial: unreachable || targetLost || isPartialStress(result.aborted, summary, o),
+    partial: unreachable || targetLost || result.distribution.partial || isPartialStress(result.aborted, summary, o),
     options,
     summary,
     snapshot: result.snapshot,
