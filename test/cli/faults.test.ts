@@ -159,7 +159,7 @@ describe('the lines themselves (pure)', () => {
     expect(diagnoseConnectFailure('dns_failure', 'getaddrinfo ENOTFOUND nowhere.invalid', stress)).toEqual({
       message: 'the host name nowhere.invalid does not resolve (getaddrinfo ENOTFOUND nowhere.invalid)', hint: 'check the host name in the URL',
     });
-    expect(diagnoseConnectFailure('handshake_rejected_401', 'handshake rejected: HTTP 401', { command: 'run', url: 'ws://h/ws' })?.hint).toMatch(/Bearer/);
+    expect(diagnoseConnectFailure('handshake_rejected_401', 'handshake rejected: HTTP 401', { command: 'run', url: 'ws://h.invalid/ws' })?.hint).toMatch(/Bearer/);
     expect(diagnoseConnectFailure('handshake_rejected_503', 'x', stress), 'its label says enough').toBeUndefined();
     expect(diagnoseConnectFailure('connect_refused', 'connect ECONNREFUSED', stress)).toBeUndefined();
   });

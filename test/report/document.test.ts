@@ -26,7 +26,7 @@ function legacyStressJson() {
   const snapshot = syntheticSnapshot();
   return buildStressJson({
     version: '0.1.0', aborted: false, partial: false,
-    options: { url: 'ws://x/ws', connections: 10, messages: 17, batch: 100, inflight: 1, replyTimeoutMs: 1, connectTimeoutMs: 1, preset: null, serve: false },
+    options: { url: 'ws://x.invalid/ws', connections: 10, messages: 17, batch: 100, inflight: 1, replyTimeoutMs: 1, connectTimeoutMs: 1, preset: null, serve: false },
     summary: summarizeStress(snapshot), snapshot,
   });
 }

@@ -159,7 +159,7 @@ describe('HTML report in Chromium', () => {
 
   it('keeps the embedded data intact when it contains </script> and other markup', async () => {
     const base = syntheticReport();
-    const tricky = { ...base, options: { ...base.options, url: 'ws://x/</script><script>window.pwned=1</script><!--' } };
+    const tricky = { ...base, options: { ...base.options, url: 'ws://x.invalid/</script><script>window.pwned=1</script><!--' } };
     const { page, problems } = await open(renderHtml(tricky), 'tricky.html');
     try {
       expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();

@@ -28,7 +28,7 @@ describe('the seed script (Artillery config from the YMERA summary)', () => {
     const plan = await loadScript(SEED, { environment: 'staging', env: {} });
     expect(plan.warnings).toEqual([]);
     expect(plan.environment).toBe('staging');
-    expect(plan.target).toBe('wss://staging.ymera.example/ws');
+    expect(plan.target).toBe('wss://staging.ymera.invalid/ws');
     expect(plan.phases.map((p) => [p.name, p.kind, p.durationMs / 1000, 'arrivalRate' in p ? p.arrivalRate : null, 'rampTo' in p ? p.rampTo : null])).toEqual([
       ['Warm-up', 'ramp', 60, 10, 100],
       ['Ramp-up', 'ramp', 300, 100, 1000],
@@ -60,7 +60,7 @@ describe('the seed script (Artillery config from the YMERA summary)', () => {
     const s = plan.scenarios[0]!;
     expect(s.name).toBe('Basic connectivity');
     expect(s.afterScenario).toEqual(['printStats']);
-    expect(s.connect.target({ target: plan.target })).toBe('wss://staging.ymera.example/ws');
+    expect(s.connect.target({ target: plan.target })).toBe('wss://staging.ymera.invalid/ws');
     expect(s.connect.subprotocols).toEqual(['json']);
     expect(kinds(s.steps)).toEqual([
       'function',
@@ -181,7 +181,7 @@ describe('loadScriptText', () => {
   });
 
   it("runs one virtual user when there are no phases (Artillery's default)", async () => {
-    const plan = await loadScriptText('config:\n  target: ws://h/ws\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n', 's.yml');
+    const plan = await loadScriptText('config:\n  target: ws://h.invalid/ws\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n', 's.yml');
     expect(plan.phases.map(({ location: _l, ...p }) => p)).toEqual([{ index: 0, kind: 'count', arrivalCount: 1, durationMs: 1000 }]);
   });
 
@@ -189,21 +189,21 @@ describe('loadScriptText', () => {
     const plan = await loadScriptText(
       'config:\n  target: "{{ $processEnvironment.WS_URL }}"\n  phases:\n    - duration: "{{ $env.DURATION }}"\n      arrivalRate: "{{ $env.RATE }}"\n  variables:\n    env: "{{ $environment }}"\n  environments:\n    ci: {}\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n',
       's.yml',
-      { env: { WS_URL: 'ws://ci:8000/ws', DURATION: '30', RATE: '7' }, environment: 'ci' },
+      { env: { WS_URL: 'ws://ci.invalid:8000/ws', DURATION: '30', RATE: '7' }, environment: 'ci' },
     );
-    expect(plan.target).toBe('ws://ci:8000/ws');
+    expect(plan.target).toBe('ws://ci.invalid:8000/ws');
     expect(plan.phases[0]).toMatchObject({ kind: 'constant', durationMs: 30_000, arrivalRate: 7 });
     expect(plan.variables).toEqual([{ name: 'env', kind: 'value', value: 'ci' }]);
   });
 
   it('treats config.engine: ws as the default engine, like runner.js', async () => {
-    const plan = await loadScriptText('config:\n  target: ws://h/ws\n  engine: ws\nscenarios:\n  - flow: [{send: hi}]\n', 's.yml');
+    const plan = await loadScriptText('config:\n  target: ws://h.invalid/ws\n  engine: ws\nscenarios:\n  - flow: [{send: hi}]\n', 's.yml');
     expect(plan.scenarios[0]!.name).toBe('scenarios[0]');
   });
 
   it('moves a Sec-WebSocket-Protocol header into the subprotocols (engine_ws getWsOptions)', async () => {
     const plan = await loadScriptText(
-      'config:\n  target: ws://h/ws\n  ws:\n    subprotocols: [json]\n    headers:\n      Sec-WebSocket-Protocol: "soap, wamp"\n      X-A: b\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n',
+      'config:\n  target: ws://h.invalid/ws\n  ws:\n    subprotocols: [json]\n    headers:\n      Sec-WebSocket-Protocol: "soap, wamp"\n      X-A: b\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n',
       's.yml',
     );
     expect(plan.scenarios[0]!.connect.subprotocols).toEqual(['json', 'soap', 'wamp']);
@@ -211,19 +211,19 @@ describe('loadScriptText', () => {
   });
 
   it('turns send with capture and no payload into a wait, as the ws engine does', async () => {
-    const plan = await loadScriptText('config:\n  target: ws://h/ws\nscenarios:\n  - engine: ws\n    flow:\n      - send:\n          capture: { json: "$.id", as: id }\n', 's.yml');
+    const plan = await loadScriptText('config:\n  target: ws://h.invalid/ws\nscenarios:\n  - engine: ws\n    flow:\n      - send:\n          capture: { json: "$.id", as: id }\n', 's.yml');
     expect(plan.scenarios[0]!.steps[0]!.kind).toBe('wait');
   });
 
   it('uses config.ws.timeout when config.timeout is not set', async () => {
-    const plan = await loadScriptText('config:\n  target: ws://h/ws\n  ws:\n    timeout: 3\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n', 's.yml');
+    const plan = await loadScriptText('config:\n  target: ws://h.invalid/ws\n  ws:\n    timeout: 3\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n', 's.yml');
     expect(plan.timeoutMs).toBe(3000);
     expect(plan.scenarios[0]!.connect.options).toEqual({});
   });
 
   it('flattens nested step lists from YAML anchors', async () => {
     const plan = await loadScriptText(
-      'config:\n  target: ws://h/ws\nx-common: &common\n  - send: a\n  - send: b\nscenarios:\n  - engine: ws\n    flow:\n      - *common\n      - send: c\n',
+      'config:\n  target: ws://h.invalid/ws\nx-common: &common\n  - send: a\n  - send: b\nscenarios:\n  - engine: ws\n    flow:\n      - *common\n      - send: c\n',
       's.yml',
     );
     expect(plan.scenarios[0]!.steps.map((s) => (s as SendStep).text)).toEqual(['a', 'b', 'c']);
@@ -238,7 +238,7 @@ describe('files that cannot be read', () => {
   });
 
   it('reports a missing payload file at its path', async () => {
-    expect(await problemsOf(loadScriptText('config:\n  target: ws://h/ws\n  payload:\n    path: nope.csv\n    fields: [a]\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n', 'test/fixtures/scripts/s.yml'))).toEqual([
+    expect(await problemsOf(loadScriptText('config:\n  target: ws://h.invalid/ws\n  payload:\n    path: nope.csv\n    fields: [a]\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n', 'test/fixtures/scripts/s.yml'))).toEqual([
       "test/fixtures/scripts/s.yml:4:11: error: payload file 'test/fixtures/scripts/nope.csv' not found",
     ]);
   });

@@ -40,16 +40,16 @@ describe('a script full of mistakes (typos.yml)', () => {
 
 describe('YAML itself', () => {
   it.each([
-    ['an unclosed quote', 'config:\n  target: "ws://x\nscenarios: []\n', ['s.yml:4:1: error: Missing closing "quote']],
-    ['a duplicate key', 'config:\n  target: ws://a/ws\n  target: ws://b/ws\n', ['s.yml:3:3: error: Map keys must be unique']],
-    ['bad indentation', 'config:\n  target: ws://x\n    phases: 3\n', ['s.yml:2:11: error: Nested mappings are not allowed in compact mappings', 's.yml:2:11: error: Implicit keys need to be on a single line']],
+    ['an unclosed quote', 'config:\n  target: "ws://x.invalid\nscenarios: []\n', ['s.yml:4:1: error: Missing closing "quote']],
+    ['a duplicate key', 'config:\n  target: ws://a.invalid/ws\n  target: ws://b.invalid/ws\n', ['s.yml:3:3: error: Map keys must be unique']],
+    ['bad indentation', 'config:\n  target: ws://x.invalid\n    phases: 3\n', ['s.yml:2:11: error: Nested mappings are not allowed in compact mappings', 's.yml:2:11: error: Implicit keys need to be on a single line']],
     ['not a mapping', '- send: hi\n', ["s.yml:1:1: error: a script must be a mapping with 'config' and 'scenarios', got a list"]],
   ])('reports %s with its position', async (_what, text, expected) => {
     expect(await problems(text)).toEqual(expected);
   });
 
   it('locates problems in JSON scripts too', async () => {
-    expect(await problems('{"config": {"target": "ws://a/ws"},\n "scenarios": [{"engine": "ws", "flow": [{"send": "x"}, {"sned": 1}]}]}')).toEqual([
+    expect(await problems('{"config": {"target": "ws://a.invalid/ws"},\n "scenarios": [{"engine": "ws", "flow": [{"send": "x"}, {"sned": 1}]}]}')).toEqual([
       "s.yml:2:58: error: unknown step 'sned' — did you mean 'send'?",
     ]);
   });
@@ -57,19 +57,19 @@ describe('YAML itself', () => {
 
 describe('config', () => {
   it('refuses an environment the script does not define', async () => {
-    const text = 'config:\n  target: ws://a/ws\n  environments:\n    staging: {target: ws://b/ws}\n    production: {target: ws://c/ws}\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n';
+    const text = 'config:\n  target: ws://a.invalid/ws\n  environments:\n    staging: {target: ws://b.invalid/ws}\n    production: {target: ws://c.invalid/ws}\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n';
     expect(await problems(text, { environment: 'prod' })).toEqual(["s.yml:3:3: error: environment 'prod' is not defined in config.environments — defined: staging, production"]);
     expect(await problems(text, { environment: 'stagin' })).toEqual(["s.yml:3:3: error: environment 'stagin' is not defined in config.environments — did you mean 'staging'?"]);
   });
 
   it('places problems of an environment in the environment block', async () => {
-    const text = 'config:\n  target: ws://a/ws\n  phases:\n    - {duration: 1, arrivalRate: 1}\n  environments:\n    ci:\n      phases:\n        - duration: 0\n          arrivalRate: 1\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n';
+    const text = 'config:\n  target: ws://a.invalid/ws\n  phases:\n    - {duration: 1, arrivalRate: 1}\n  environments:\n    ci:\n      phases:\n        - duration: 0\n          arrivalRate: 1\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n';
     expect(await problems(text, { environment: 'ci' })).toEqual(["s.yml:8:21: error: phases[0].duration must be a positive number or a duration like '30s', got 0"]);
     expect(await problems(text)).toEqual([]);
   });
 
   it('is strict with typos and generous with keys Artillery knows', async () => {
-    expect(await problems('config:\n  target: ws://a/ws\n  phaes: []\n  http: {timeout: 10}\n  plugins: {ensure: {}}\n  statsInterval: 10\n  someplugin: 1\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n')).toEqual([
+    expect(await problems('config:\n  target: ws://a.invalid/ws\n  phaes: []\n  http: {timeout: 10}\n  plugins: {ensure: {}}\n  statsInterval: 10\n  someplugin: 1\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n')).toEqual([
       "s.yml:3:3: error: unknown config key 'phaes' — did you mean 'phases'?",
       "s.yml:7:3: warning: unknown config key 'someplugin'; it is ignored",
     ]);
@@ -78,7 +78,7 @@ describe('config', () => {
   it('checks phases the way Artillery reads them', async () => {
     const text = [
       'config:',
-      '  target: ws://a/ws',
+      '  target: ws://a.invalid/ws',
       '  phases:',
       '    - {duration: 10, rampTo: 5}',
       '    - {arrivalRate: 5}',
@@ -119,7 +119,7 @@ describe('config', () => {
   it('checks payload, variables, ws, tls, timeout and the wsload block', async () => {
     const text = [
       'config:',
-      '  target: ws://a/ws',
+      '  target: ws://a.invalid/ws',
       '  payload:',
       '    - path: data/users.csv',
       '      order: sequense',
@@ -160,7 +160,7 @@ describe('config', () => {
     expect(await problems('scenarios:\n  - engine: ws\n    flow: [{send: hi}]\n')).toEqual([
       's.yml:1:1: error: no target: config.target is not set — set config.target, pass --target, or start the flow with connect: ws://…',
     ]);
-    expect(await problems('scenarios:\n  - engine: ws\n    flow:\n      - connect: ws://h/ws\n      - send: hi\n')).toEqual([]);
+    expect(await problems('scenarios:\n  - engine: ws\n    flow:\n      - connect: ws://h.invalid/ws\n      - send: hi\n')).toEqual([]);
     expect(await problems('scenarios:\n  - engine: ws\n    flow:\n      - sned: hi\n')).toEqual([
       's.yml:1:1: error: no target: config.target is not set — set config.target, pass --target, or start the flow with connect: ws://…',
       "s.yml:4:9: error: unknown step 'sned' — did you mean 'send'?",
@@ -173,7 +173,7 @@ describe('config', () => {
 
 describe('scenarios', () => {
   it('refuses scenarios that are not engine: ws, naming them', async () => {
-    expect(await problems('config:\n  target: ws://a/ws\nscenarios:\n  - name: Browse\n    flow: [{get: {url: /}}]\n  - engine: socketio\n    flow: [{emit: x}]\n')).toEqual([
+    expect(await problems('config:\n  target: ws://a.invalid/ws\nscenarios:\n  - name: Browse\n    flow: [{get: {url: /}}]\n  - engine: socketio\n    flow: [{emit: x}]\n')).toEqual([
       "s.yml:4:5: error: scenario 'Browse' uses the http engine; wsload runs only engine: ws — add 'engine: ws' to the scenario (or to config)",
       's.yml:6:13: error: scenarios[1] uses the socketio engine; wsload runs only engine: ws',
     ]);
@@ -181,7 +181,7 @@ describe('scenarios', () => {
 
   it('checks names, weights, hooks and the flow', async () => {
     expect(
-      await problems('config:\n  target: ws://a/ws\nscenarios:\n  - engine: ws\n    weight: heavy\n    flwo: []\n  - engine: ws\n    weight: 0\n    beforeRequest: setHeaders\n    flow: hi\n'),
+      await problems('config:\n  target: ws://a.invalid/ws\nscenarios:\n  - engine: ws\n    weight: heavy\n    flwo: []\n  - engine: ws\n    weight: 0\n    beforeRequest: setHeaders\n    flow: hi\n'),
     ).toEqual([
       "s.yml:4:5: error: scenarios[0] has no flow",
       "s.yml:5:13: error: scenarios[0]: weight must be a whole number >= 0, got 'heavy'",
@@ -192,7 +192,7 @@ describe('scenarios', () => {
   });
 
   it('refuses top-level before/after hooks', async () => {
-    expect(await problems('config:\n  target: ws://a/ws\nbefore:\n  flow: []\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n')).toEqual([
+    expect(await problems('config:\n  target: ws://a.invalid/ws\nbefore:\n  flow: []\nscenarios:\n  - engine: ws\n    flow: [{send: hi}]\n')).toEqual([
       "s.yml:3:1: error: top-level 'before' hooks are not supported by wsload — use beforeScenario/afterScenario processor functions instead",
     ]);
   });
@@ -214,7 +214,7 @@ describe('steps', () => {
     ['an empty loop', '      - loop: []\n        count: 2\n', ['s.yml:6:15: error: loop has no steps']],
     ['a templated over', '      - loop: [{send: "{{ $loopElement }}"}]\n        over: "{{ items }}"\n', ['s.yml:7:15: error: loop.over takes a variable name, not a template — write over: items']],
     ['a loop without end', '      - loop: [{send: x}]\n', ['s.yml:6:15: warning: loop has no count, over or whileTrue: it repeats until the virtual user is stopped']],
-    ['a late connect', '      - send: hi\n      - connect: ws://other/ws\n', ['s.yml:7:9: warning: connect is only honoured as the first step of a flow; this one is ignored, as in Artillery']],
+    ['a late connect', '      - send: hi\n      - connect: ws://other.invalid/ws\n', ['s.yml:7:9: warning: connect is only honoured as the first step of a flow; this one is ignored, as in Artillery']],
     ['a non-ws connect', '      - connect: ftp://h/ws\n', ["s.yml:6:18: error: connect 'ftp://h/ws' must use ws:// or wss://"]],
     ['send: {payload} alone', '      - send: {payload: {a: 1}}\n', ['s.yml:6:15: warning: send: { payload } without capture or match sends the whole object {"payload": …}, as Artillery does — write send: <message> to send only the message']],
     ['a misspelt built-in', '      - log: "{{ $uid }}"\n', ["s.yml:6:14: warning: '$uid' is not a variable wsload sets — did you mean '$uuid'?"]],
@@ -236,7 +236,7 @@ describe('steps', () => {
 
   it('needs a processor for function steps and hooks', async () => {
     expect(
-      await problems('config:\n  target: ws://a/ws\nscenarios:\n  - engine: ws\n    beforeScenario: [a, b]\n    flow:\n      - function: f\n      - loop: [{send: x}]\n        whileTrue: more\n      - connect: {function: setUrl}\n'),
+      await problems('config:\n  target: ws://a.invalid/ws\nscenarios:\n  - engine: ws\n    beforeScenario: [a, b]\n    flow:\n      - function: f\n      - loop: [{send: x}]\n        whileTrue: more\n      - connect: {function: setUrl}\n'),
     ).toEqual([
       "s.yml:5:22: error: function 'a' is used but config.processor is not set — add processor: './processor.js' to config",
       "s.yml:5:25: error: function 'b' is used but config.processor is not set — add processor: './processor.js' to config",

@@ -141,10 +141,10 @@ describe('source addresses', () => {
   });
 
   it('stops when one source address cannot reach a non-loopback server that often', () => {
-    const expected = 'cannot open 50000 connections to 10.1.2.3:8000 from 1 source address: each source address has 28232 ephemeral ports (32768-60999) towards one server address — give 2 or more addresses of this machine with --local-address, or open fewer connections';
-    expect(sourcePortMessage(50_000, '10.1.2.3:8000', 1, PORTS)).toBe(expected);
-    expect(thrown(() => planStress(input({ connections: 50_000, targets: ['ws://10.1.2.3:8000/ws'], fdLimit: undefined }))).message).toBe(expected);
-    expect(planStress(input({ connections: 50_000, targets: ['ws://10.1.2.3:8000/ws'], fdLimit: undefined, localAddresses: ['10.0.0.1', '10.0.0.2'] })).workers).toBe(2);
+    const expected = 'cannot open 50000 connections to server.invalid:8000 from 1 source address: each source address has 28232 ephemeral ports (32768-60999) towards one server address — give 2 or more addresses of this machine with --local-address, or open fewer connections';
+    expect(sourcePortMessage(50_000, 'server.invalid:8000', 1, PORTS)).toBe(expected);
+    expect(thrown(() => planStress(input({ connections: 50_000, targets: ['ws://server.invalid:8000/ws'], fdLimit: undefined }))).message).toBe(expected);
+    expect(planStress(input({ connections: 50_000, targets: ['ws://server.invalid:8000/ws'], fdLimit: undefined, localAddresses: ['10.0.0.1', '10.0.0.2'] })).workers).toBe(2);
   });
 });
 
