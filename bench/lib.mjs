@@ -130,7 +130,7 @@ export function sourceState() {
 }
 
 /** Section order in bench/RESULTS.md, by the start of their heading. */
-const SECTION_ORDER = ['## Comparison', '## Start-up', '## Memory', '## Arrival accuracy', '## Profile', '## stress: '];
+const SECTION_ORDER = ['## Reading', '## Comparison', '## Start-up', '## Memory', '## Connections', '## Arrival accuracy', '## Profile', '## stress: '];
 const RESULTS_HEADER = '# Benchmark results\n\nFigures measured on this project\'s machine; the machine is noisy (runs drift up to ~2× over an hour), so read medians and ratios, not single numbers. Each section is rewritten by the command it names.\n\n';
 
 /**

@@ -37,7 +37,7 @@ function selfTimes(profile) {
 /** Where a frame's code lives: wsload's dist file, a package, a Node module, or V8's own buckets. */
 function groupOf(frame) {
   const { url, functionName } = frame;
-  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  if (!url) return functionName.startsWith('(') ? functionName : `native ${functionName || '(anonymous)'}`;
   if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?/, 'node:').replace(/\/.*$/, (s) => (s.split('/').length > 2 ? s.split('/').slice(0, 2).join('/') : s));
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) {
@@ -75,7 +75,25 @@ function summarise(file) {
     grp.set(g, (grp.get(g) ?? 0) + us);
   }
   const top = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([k, us]) => ({ k, ms: us / 1000, pct: (100 * us) / total }));
-  return { totalMs: total / 1000, idleMs: idle / 1000, functions: top(fn), groups: top(grp) };
+  // Inclusive time of the project's own functions (dist/ and bench/): each sample counts once for every
+  // distinct project function on its stack.
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const own = (url) => url.startsWith(`file://${root}/dist/`) || url.startsWith(`file://${root}/bench/`);
+  const incl = new Map();
+  for (const [id, us] of self) {
+    if (byId.get(id).callFrame.functionName === '(idle)') continue;
+    const seen = new Set();
+    for (let x = id; x !== undefined; x = parent.get(x)) {
+      const f = byId.get(x).callFrame;
+      if (!own(f.url)) continue;
+      const k = `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + us);
+    }
+  }
+  return { totalMs: total / 1000, idleMs: idle / 1000, functions: top(fn), groups: top(grp), inclusive: top(incl) };
 }
 
 const server = await startServer(SERVER_ARGS);
@@ -113,5 +131,9 @@ ${table(s.groups)}
 Top functions by self time:
 
 ${table(s.functions)}
+
+The project's own functions by inclusive time (self + what they call):
+
+${table(s.inclusive)}
 `).join('\n')}`;
 console.log(`wrote ${writeSections([{ marker: '## Profile', text }])}`);
