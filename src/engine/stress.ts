@@ -14,6 +14,7 @@
 import { realClock, type Clock, type TimerHandle } from '../clock.js';
 import { initHistograms, MetricsRecorder, summarizeEncoded, type Counter, type Gauge, type HistogramHandle, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { classifyClose, Connection, describeError, type ConnectionEvents } from './connection.js';
+import { readReplyId } from './reply-id.js';
 import { TARGET_LOST_METRIC, TargetWatch } from './target-watch.js';
 
 export interface StressOptions {
@@ -205,35 +206,7 @@ const DISCONNECT_PREFIX = '{"type":"disconnect","id":';
 const AGENTS = 100;
 
 // ---- reply parsing without JSON.parse ----
-const ID_KEY = Buffer.from('"id"');
 const ERROR_TOKEN = Buffer.from('"error"');
-
-/**
- * The non-negative integer after the first `"id"` key in a JSON text, or -1 when there is none or
- * it is not a plain integer (the caller then falls back to JSON.parse). Whitespace-tolerant.
- */
-export function readReplyId(buf: Buffer): number {
-  let i = buf.indexOf(ID_KEY);
-  if (i < 0) return -1;
-  i += ID_KEY.length;
-  const n = buf.length;
-  while (i < n && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
-  if (buf[i] !== 0x3a /* : */) return -1;
-  i++;
-  while (i < n && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
-  let id = 0;
-  let digits = 0;
-  for (; i < n; i++) {
-    const c = buf[i]!;
-    if (c < 0x30 || c > 0x39) break;
-    id = id * 10 + (c - 0x30);
-    digits++;
-  }
-  if (digits === 0 || digits > 15) return -1;
-  // A number like 5.0 or 5e3 is not one of our ids.
-  if (i < n && (buf[i] === 0x2e || buf[i] === 0x65 || buf[i] === 0x45)) return -1;
-  return id;
-}
 
 /** The slow path: a full parse, for replies the fast path could not settle. Undefined if not an object. */
 function parseObject(buf: Buffer): Record<string, unknown> | undefined {
@@ -579,8 +552,8 @@ class Session implements ConnectionEvents {
   }
 
   /**
-   * Everything the fast path did not match: the disconnect ack, a reply whose first `"id"` was a
-   * nested one, a late reply, an unsolicited message. Rare, so a full parse is fine here.
+   * Everything the fast path did not match: the disconnect ack, a reply with a string id, a late
+   * reply, an unsolicited message. Rare, so a full parse is fine here.
    */
   private slowMessage(data: Buffer, fastId: number): void {
     const run = this.run;

@@ -10,12 +10,12 @@ import {
   decodeHistogram,
   mergeSnapshots,
   summarizeEncoded,
-  type LatencySummary,
   type MetricsSnapshot,
 } from '../metrics/index.js';
 import { overall, type Outcome, type Verdict, type VerdictStatus } from '../thresholds/index.js';
 import { buildSeries, type SeriesPoint } from './series.js';
-import { summarizeStress, type LatencyFigures } from './stress-summary.js';
+import { latencyFigures, type LatencyFigures } from './latency-figures.js';
+import { summarizeStress } from './stress-summary.js';
 
 /** The schema tag. The number is the major version: it changes only when a field is removed or changes meaning. */
 export const REPORT_SCHEMA = 'wsload-report/1';
@@ -249,14 +249,6 @@ export async function readReport(file: string): Promise<WsloadReport> {
     throw new WsloadError('WSLOAD_CONFIG', `${file}: cannot read the report: ${why}`, { cause: err });
   }
   return parseReport(text, file);
-}
-
-const ZERO_FIGURES: LatencyFigures = { count: 0, avg: 0, min: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
-
-/** The report's latency figures from a histogram summary. */
-export function latencyFigures(s: LatencySummary | undefined): LatencyFigures {
-  if (s === undefined) return { ...ZERO_FIGURES };
-  return { count: s.count, avg: s.mean, min: s.min, p50: s.p50, p95: s.p95, p99: s.p99, p999: s.p999, max: s.max };
 }
 
 function figuresOf(snapshot: MetricsSnapshot, name: string): LatencyFigures {

@@ -2,7 +2,7 @@
  * What the human-facing renderers (HTML, Markdown) show, taken once from a report document so
  * both show the same figures with the same labels and formatting. Pure.
  */
-import type { LatencyFigures } from './stress-summary.js';
+import type { LatencyFigures } from './latency-figures.js';
 import { errorLabel } from './stress-text.js';
 import { formatValue, overall } from '../thresholds/index.js';
 import type { ReportPhase, Verdict, VerdictStatus, WsloadReport } from './document.js';

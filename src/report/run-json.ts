@@ -4,7 +4,8 @@
  */
 import type { ErrorSample, PhaseResult } from '../engine/run.js';
 import type { MetricsSnapshot } from '../metrics/index.js';
-import type { RunLatency, RunSummary } from './run-summary.js';
+import type { LatencyFigures } from './latency-figures.js';
+import type { RunSummary } from './run-summary.js';
 
 /** How the run was set up. */
 export interface RunJsonOptions {
@@ -39,10 +40,10 @@ export interface RunJsonReport {
   vusers: RunSummary['vusers'];
   connections: RunSummary['connections'];
   messages: RunSummary['messages'];
-  latency: RunLatency;
-  latencyByType: Record<string, RunLatency>;
-  connect: RunLatency;
-  sessionLength: RunLatency;
+  latency: LatencyFigures;
+  latencyByType: Record<string, LatencyFigures>;
+  connect: LatencyFigures;
+  sessionLength: LatencyFigures;
   errors: Record<string, number>;
   errorsByStep: Record<string, Record<string, number>>;
   errorSamples: Record<string, ErrorSample>;

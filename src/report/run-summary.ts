@@ -4,19 +4,8 @@
  */
 import type { ErrorSample, PhaseResult, RunResult } from '../engine/run.js';
 import { RunMetric } from '../engine/vu.js';
-import { summarizeSnapshot, type LatencySummary } from '../metrics/index.js';
-
-/** Latency figures in milliseconds (microsecond resolution). All 0 when `count` is 0. */
-export interface RunLatency {
-  count: number;
-  avg: number;
-  min: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+import { summarizeSnapshot } from '../metrics/index.js';
+import { latencyFigures, type LatencyFigures } from './latency-figures.js';
 
 export interface RunSummary {
   /** From the first arrival to the last user closed. */
@@ -63,24 +52,17 @@ export interface RunSummary {
     bytesReceived: number;
   };
   /** ws.rtt: every timed round trip. */
-  latency: RunLatency;
+  latency: LatencyFigures;
   /** ws.rtt.<type>, by type, in name order. */
-  latencyByType: Record<string, RunLatency>;
-  connect: RunLatency;
-  sessionLength: RunLatency;
+  latencyByType: Record<string, LatencyFigures>;
+  connect: LatencyFigures;
+  sessionLength: LatencyFigures;
   errors: Record<string, number>;
   errorsByStep: Record<string, Record<string, number>>;
   errorSamples: Record<string, ErrorSample>;
   /** Metrics processor functions emitted (`events.emit('counter' | 'rate' | 'histogram', …)`). */
-  custom: { counters: Record<string, number>; histograms: Record<string, RunLatency> };
+  custom: { counters: Record<string, number>; histograms: Record<string, LatencyFigures> };
   phases: PhaseResult[];
-}
-
-const ZERO: RunLatency = { count: 0, avg: 0, min: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
-
-export function latencyFigures(s: LatencySummary | undefined): RunLatency {
-  if (s === undefined) return { ...ZERO };
-  return { count: s.count, avg: s.mean, min: s.min, p50: s.p50, p95: s.p95, p99: s.p99, p999: s.p999, max: s.max };
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -92,8 +74,8 @@ export function summarizeRun(result: RunResult): RunSummary {
   const s = summarizeSnapshot(result.snapshot);
   const c = (name: string): number => s.counters[name] ?? 0;
   const received = c(RunMetric.messagesReceived);
-  const latencyByType: Record<string, RunLatency> = {};
-  const customHistograms: Record<string, RunLatency> = {};
+  const latencyByType: Record<string, LatencyFigures> = {};
+  const customHistograms: Record<string, LatencyFigures> = {};
   for (const name of Object.keys(s.latency)) {
     if (name.startsWith(RTT_PREFIX)) latencyByType[name.slice(RTT_PREFIX.length)] = latencyFigures(s.latency[name]);
     else if (name !== RunMetric.rtt && name !== RunMetric.connect && name !== RunMetric.sessionLength) customHistograms[name] = latencyFigures(s.latency[name]);

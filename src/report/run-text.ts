@@ -4,7 +4,8 @@
  * and the errors by kind with the steps they happened at. Pure.
  */
 import { formatDurationMs } from '../scenario/duration.js';
-import type { RunLatency, RunSummary } from './run-summary.js';
+import type { LatencyFigures } from './latency-figures.js';
+import type { RunSummary } from './run-summary.js';
 import { errorLabel } from './stress-text.js';
 
 const RULE = '='.repeat(40);
@@ -35,13 +36,13 @@ export interface RunTextMeta {
 
 const ms = (x: number): string => `${x.toFixed(2)}ms`;
 
-function latencyLines(l: RunLatency): string[] {
+function latencyLines(l: LatencyFigures): string[] {
   if (l.count === 0) return ['  Average: n/a', '  P50: n/a', '  P95: n/a', '  P99: n/a'];
   return [`  Average: ${ms(l.avg)}`, `  P50: ${ms(l.p50)}`, `  P95: ${ms(l.p95)}`, `  P99: ${ms(l.p99)}`];
 }
 
 /** A table of latency rows: name, count, avg, p50, p95, p99, max (ms). */
-function table(rows: ReadonlyArray<[string, RunLatency]>): string[] {
+function table(rows: ReadonlyArray<[string, LatencyFigures]>): string[] {
   const width = Math.max(6, ...rows.map(([n]) => n.length)) + 2;
   const num = (x: number): string => x.toFixed(2).padStart(9);
   const head = `  ${'metric'.padEnd(width)}${'count'.padStart(8)}${['avg', 'p50', 'p95', 'p99', 'max'].map((h) => h.padStart(9)).join('')}`;
@@ -92,12 +93,12 @@ export function formatRunText(s: RunSummary, meta: RunTextMeta): string {
   const m = s.messages;
   const env = meta.environment === undefined ? '' : ` (environment: ${meta.environment})`;
   const failedNote = v.drained > 0 ? ` (${v.drained} stopped by --drain-timeout)` : '';
-  const rows: Array<[string, RunLatency]> = Object.keys(s.latencyByType)
+  const rows: Array<[string, LatencyFigures]> = Object.keys(s.latencyByType)
     .sort()
     .map((t) => [`ws.rtt.${t}`, s.latencyByType[t]!]);
   if (rows.length > 1) rows.push(['ws.rtt (all)', s.latency]);
   rows.push(['ws.connect', s.connect], ['vusers.session_length', s.sessionLength]);
-  const custom = Object.keys(s.custom.histograms).sort().map((n): [string, RunLatency] => [n, s.custom.histograms[n]!]);
+  const custom = Object.keys(s.custom.histograms).sort().map((n): [string, LatencyFigures] => [n, s.custom.histograms[n]!]);
   const customCounters = Object.entries(s.custom.counters);
   const lines = [
     RULE,

@@ -10,7 +10,7 @@ const count = z.number().int().nonnegative();
 const figure = z.number();
 const counts = z.record(z.string(), z.number());
 
-/** Latency figures in milliseconds (stress: `LatencyFigures`; run: `RunLatency`). */
+/** Latency figures in milliseconds (`LatencyFigures`, src/report/latency-figures.ts). */
 const latency = z.looseObject({
   count,
   avg: figure.nullable(),

@@ -3,7 +3,8 @@
  * field in docs/stress.md. Pure: builds an object; the CLI writes it.
  */
 import type { MetricsSnapshot } from '../metrics/index.js';
-import type { LatencyFigures, RateFigures, StressSummary } from './stress-summary.js';
+import type { LatencyFigures } from './latency-figures.js';
+import type { RateFigures, StressSummary } from './stress-summary.js';
 
 /** The options as the run used them, plus how they were chosen. */
 export interface StressJsonOptions {

@@ -2,19 +2,8 @@
  * The figures of a stress run, computed once from its metrics snapshot, for the text and JSON
  * reporters. Pure: reads a snapshot, touches nothing else.
  */
-import { summarizeSnapshot, type LatencySummary, type MetricsSnapshot, type SnapshotSummary } from '../metrics/index.js';
-
-/** Latency figures in milliseconds (microsecond resolution). All 0 when `count` is 0. */
-export interface LatencyFigures {
-  count: number;
-  avg: number;
-  min: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+import { summarizeSnapshot, type MetricsSnapshot, type SnapshotSummary } from '../metrics/index.js';
+import { latencyFigures, type LatencyFigures } from './latency-figures.js';
 
 export interface StressSummary {
   /** The whole run: from the first handshake started to the last connection closed. */
@@ -82,11 +71,6 @@ export interface RateFigures {
 /** Request types of the stress scenario, in report order. */
 export const STRESS_MESSAGE_TYPES = ['ping', 'agent_message'] as const;
 
-function figures(s: LatencySummary | undefined): LatencyFigures {
-  if (s === undefined) return { count: 0, avg: 0, min: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 };
-  return { count: s.count, avg: s.mean, min: s.min, p50: s.p50, p95: s.p95, p99: s.p99, p999: s.p999, max: s.max };
-}
-
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** Rate-mode figures when the snapshot is of a rate-mode run (it has `rate.target`), else undefined. */
@@ -111,7 +95,7 @@ export function summarizeStress(snapshot: MetricsSnapshot): StressSummary {
   const timedOut = s.errors.reply_timeout ?? 0;
   const lost = c('messages.lost');
   const latencyByType: Record<string, LatencyFigures> = {};
-  for (const type of STRESS_MESSAGE_TYPES) latencyByType[type] = figures(s.latency[`ws.rtt.${type}`]);
+  for (const type of STRESS_MESSAGE_TYPES) latencyByType[type] = latencyFigures(s.latency[`ws.rtt.${type}`]);
   const rate = rateFigures(snapshot, s);
   return {
     durationSec: s.durationSec,
@@ -135,10 +119,10 @@ export function summarizeStress(snapshot: MetricsSnapshot): StressSummary {
       bytesSent: c('bytes.sent'),
       bytesReceived: c('bytes.received'),
     },
-    latency: figures(s.latency['ws.rtt']),
+    latency: latencyFigures(s.latency['ws.rtt']),
     latencyByType,
-    connect: figures(s.latency['ws.connect']),
+    connect: latencyFigures(s.latency['ws.connect']),
     errors: s.errors,
-    ...(rate === undefined ? {} : { rate, latencyRaw: figures(s.latency['ws.rtt.raw']) }),
+    ...(rate === undefined ? {} : { rate, latencyRaw: latencyFigures(s.latency['ws.rtt.raw']) }),
   };
 }

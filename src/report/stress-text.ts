@@ -1,7 +1,8 @@
 /**
  * The stress run's text summary: the seed's "Expected Output" block, figure for figure. Pure.
  */
-import type { LatencyFigures, StressSummary } from './stress-summary.js';
+import type { LatencyFigures } from './latency-figures.js';
+import type { StressSummary } from './stress-summary.js';
 
 const RULE = '='.repeat(40);
 

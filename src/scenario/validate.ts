@@ -20,8 +20,11 @@ import type {
   Jitter,
   LoopCount,
   LoopStep,
+  PayloadPlan,
   PhaseSpec,
+  ProcessorPlan,
   ScenarioPlan,
+  ScriptPlan,
   StepPlan,
   VariableSpec,
   WsloadSettings,
@@ -33,41 +36,25 @@ export interface FunctionRef {
   readonly location: SourceLocation;
 }
 
-/** A payload file to read: everything but its rows. */
-export interface PayloadSpec {
-  readonly path: string;
+/** A payload file to read: everything but its rows, and how to parse them. */
+export interface PayloadSpec extends Omit<PayloadPlan, 'rows'> {
   /** The path to show in messages (relative like the script path given). */
   readonly displayPath: string;
-  readonly fields: readonly string[];
-  readonly order: PayloadOrder;
-  readonly loadAll: boolean;
-  readonly name?: string;
   readonly skipHeader: boolean;
   readonly delimiter: string;
   readonly cast: boolean;
   readonly skipEmptyLines: boolean;
-  readonly location: SourceLocation;
   /** Where `path:` is written, for "file not found". */
   readonly pathLocation: SourceLocation;
 }
 
-export interface Draft {
-  readonly environment?: string;
-  readonly target?: string;
-  readonly phases: readonly PhaseSpec[];
-  readonly totalDurationMs: number;
-  readonly variables: readonly VariableSpec[];
+/**
+ * The plan as far as the script alone says it: load.ts reads the payloads' rows, imports the
+ * processor and checks the functions named, then completes it into a `ScriptPlan`.
+ */
+export interface Draft extends Omit<ScriptPlan, 'file' | 'path' | 'payloads' | 'processor' | 'warnings'> {
   readonly payloads: readonly PayloadSpec[];
-  readonly processor?: { readonly spec: string; readonly path: string; readonly location: SourceLocation };
-  readonly timeoutMs: number;
-  readonly thinkJitter?: Jitter;
-  readonly wsload: WsloadSettings;
-  readonly ensure?: unknown;
-  readonly plugins?: unknown;
-  /** From `config.slo` and `config.ensure` (docs/thresholds.md). */
-  readonly thresholds: readonly Threshold[];
-  readonly scenarios: readonly ScenarioPlan[];
-  readonly totalWeight: number;
+  readonly processor?: Pick<ProcessorPlan, 'spec' | 'path'> & { readonly location: SourceLocation };
   readonly functionRefs: readonly FunctionRef[];
 }
 

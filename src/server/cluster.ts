@@ -21,7 +21,9 @@ import {
   type ClusterHealth, type MetricsJson, type ToPrimary, type ToWorker, type WorkerHealth, type WorkerServerOptions,
 } from './cluster-protocol.js';
 import { HEALTH_PATH, METRICS_PATH } from './http.js';
+import type { RunningServer } from './index.js';
 import { resolveOptions, SERVER_DEFAULTS, type ServerOptions } from './options.js';
+import { within } from './within.js';
 
 export interface ClusterOptions extends ServerOptions {
   /** Worker processes, 1 or more (the CLI runs a single process, without cluster, for 1). */
@@ -40,13 +42,8 @@ export interface ClusterOptions extends ServerOptions {
   notice?: (line: string) => void;
 }
 
-export interface RunningCluster {
-  url: string;
-  healthUrl: string;
-  metricsUrl: string;
-  host: string;
-  port: number;
-  path: string;
+/** Where the cluster listens (every worker on the same address), as a single server says it. */
+export interface RunningCluster extends Pick<RunningServer, 'url' | 'healthUrl' | 'metricsUrl' | 'host' | 'port' | 'path'> {
   /** Number of worker processes. */
   workers: number;
   /** Process ids of the workers alive now. */
@@ -390,16 +387,6 @@ function workerEntry(): { exec: string; execArgv: string[] } {
   if (existsSync(js)) return { exec: js, execArgv: process.execArgv };
   const ts = fileURLToPath(new URL('./cluster-worker.ts', import.meta.url));
   return { exec: ts, execArgv: [...process.execArgv, '--import', 'tsx'] };
-}
-
-async function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
-  try {
-    return await Promise.race([promise.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function ignore(): void {}

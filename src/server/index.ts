@@ -22,6 +22,7 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from './opti
 import { closePeer, Peer, type DelayedFrame, type Hub } from './peer.js';
 import { handleFrame } from './protocol-handler.js';
 import { rateLimitedReply, startBucket, takeToken } from './rate-limit.js';
+import { within } from './within.js';
 
 export { REQUEST_TYPES, DISCONNECT_REASON } from './protocol-handler.js';
 export { HEALTH_PATH, METRICS_PATH } from './http.js';
@@ -418,16 +419,5 @@ function listenError(err: NodeJS.ErrnoException, port: number, host: string): Ws
       return new WsloadError('WSLOAD_CONFIG', `cannot resolve host "${host}"`, { ...cause, hint: 'use --host 127.0.0.1, or the address of a local interface' });
     default:
       return new WsloadError('WSLOAD_CONFIG', `cannot listen on ${host}:${port}: ${err.message}`, cause);
-  }
-}
-
-/** Wait for `promise` at most `ms`; true if it settled in time. The timer is always cleared. */
-async function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
-  try {
-    return await Promise.race([promise.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

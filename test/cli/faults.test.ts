@@ -3,49 +3,19 @@
  * clear line each for a DNS failure, a TLS failure, a wrong path and a refused subprotocol (exit 1
  * when nothing could connect), and a target that dies mid-run (exit 1, the report written partial).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '../../src/cli/gate.js';
 import { checkFdBudget, diagnoseConnectFailure, fdLimitNote } from '../../src/cli/diagnose.js';
-import { main } from '../../src/cli/main.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { cli } from '../helpers/cli.js';
 import { selfSignedCert, startNoSubprotocolServer, startTlsServer } from '../helpers/fault-servers.js';
 import { startTestServer } from '../helpers/test-servers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function track<T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> {
-  const t = await p;
-  closers.push(() => t.close());
-  return t;
-}
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'wsload-faults-'));
-  closers.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function sink(): { stream: PassThrough; text(): string } {
-  const stream = new PassThrough();
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (c: string) => { text += c; });
-  return { stream, text: () => text };
-}
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await main(['node', 'wsload', ...args], { stdout: out.stream, stderr: err.stream, env: {}, handleSignals: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const cleanup = closeAfterEach();
+const { track } = cleanup;
+const tempDir = (): Promise<string> => cleanup.tempDir('wsload-faults-');
 
 const PROCESSOR = resolve('test/fixtures/run/faults-processor.mjs');
 

@@ -5,23 +5,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
-
-function sink(): { stream: Writable; text(): string } {
-  let buf = '';
-  const stream = new Writable({ write(chunk, _enc, cb) { buf += String(chunk); cb(); } });
-  return { stream, text: () => buf };
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await main(['node', 'wsload', ...args], { stdout: out.stream, stderr: err.stream, env, handleSignals: false });
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+import { cli } from '../helpers/cli.js';
 
 let dir: string;
 const servers: RunningServer[] = [];

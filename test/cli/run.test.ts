@@ -2,48 +2,21 @@
  * `wsload run` in-process through `main`: the shipped scenario runs green against the embedded
  * server, a bad script is refused before any connection, an unreachable target is one line and exit 1.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createContext } from '../../src/cli/context.js';
-import { buildProgram, main, VERSION } from '../../src/cli/main.js';
+import { buildProgram, VERSION } from '../../src/cli/main.js';
 import { startLabServer, type LabServer } from '../fixtures/run/lab-server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { cli as wsload, sink, type CliRun } from '../helpers/cli.js';
 import { closedPort } from '../helpers/test-servers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function lab(): Promise<LabServer> {
-  const s = await startLabServer();
-  closers.push(() => s.close());
-  return s;
-}
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'wsload-run-'));
-  closers.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function sink(): { stream: PassThrough; text(): string } {
-  const stream = new PassThrough();
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (c: string) => { text += c; });
-  return { stream, text: () => text };
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await main(['node', 'wsload', 'run', ...args], { stdout: out.stream, stderr: err.stream, env, handleSignals: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const cleanup = closeAfterEach();
+const lab = (): Promise<LabServer> => cleanup.track(startLabServer());
+const tempDir = (): Promise<string> => cleanup.tempDir('wsload-run-');
+/** `wsload run <args…>` in-process. */
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> => wsload(['run', ...args], env);
 
 describe('wsload run scenarios/ymera.yml -e quick --serve', () => {
   it('runs the seed scenario green: 100 users, every message timed, no error', async () => {

@@ -2,32 +2,16 @@
  * `wsload stress --rate/--duration`: option resolution (pure), and one short rate-mode run through
  * `main` (text and JSON). The engine's behaviour under a stall is in test/engine/stress-rate.test.ts.
  */
-import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveStressOptions } from '../../src/cli/commands/stress.js';
-import { main } from '../../src/cli/main.js';
 import { parseRate } from '../../src/cli/rate-options.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { cli as wsload, type CliRun } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/test-servers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const collect = (): { stream: PassThrough; text: () => string } => {
-    const stream = new PassThrough();
-    let text = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (c: string) => { text += c; });
-    return { stream, text: () => text };
-  };
-  const out = collect();
-  const err = collect();
-  const code = await main(['node', 'wsload', 'stress', ...args], { stdout: out.stream, stderr: err.stream, env: {}, handleSignals: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const { defer } = closeAfterEach();
+/** `wsload stress <args…>` in-process. */
+const cli = (args: string[]): Promise<CliRun> => wsload(['stress', ...args]);
 
 describe('--rate and --duration resolution', () => {
   it('reads a total rate, or a rate per connection with /conn', () => {
@@ -76,7 +60,7 @@ describe('--rate and --duration resolution', () => {
 describe('wsload stress --rate', () => {
   it('prints the rate, the sends behind schedule and corrected latency with raw beside; JSON has rate and latencyRaw', async () => {
     const srv = await startTestServer();
-    closers.push(() => srv.close());
+    defer(() => srv.close());
     const r = await cli(['--url', srv.url, '-c', '2', '--rate', '200', '--duration', '500ms', '--json', '-', '-q']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/\nMessages sent: 100\n/);

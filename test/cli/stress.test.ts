@@ -2,54 +2,21 @@
  * `wsload stress` in-process through `main` (exit codes, exact output) against real servers on
  * 127.0.0.1, and the pure option resolution (presets are checked there, never run heavy).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveStressOptions } from '../../src/cli/commands/stress.js';
 import { createContext } from '../../src/cli/context.js';
-import { buildProgram, main, VERSION } from '../../src/cli/main.js';
+import { buildProgram, VERSION } from '../../src/cli/main.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { cli as wsload, sink, type CliRun } from '../helpers/cli.js';
 import { closedPort, startRejectingServer, startTestServer, type TestServer, type TestServerOptions } from '../helpers/test-servers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function server(opts: TestServerOptions = {}): Promise<TestServer> {
-  const s = await startTestServer(opts);
-  closers.push(() => s.close());
-  return s;
-}
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'wsload-stress-'));
-  closers.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function sink(): { stream: PassThrough; text(): string } {
-  const stream = new PassThrough();
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (c: string) => { text += c; });
-  return { stream, text: () => text };
-}
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  const out = sink();
-  const err = sink();
-  const code = await main(['node', 'wsload', 'stress', ...args], { stdout: out.stream, stderr: err.stream, env, handleSignals: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+const cleanup = closeAfterEach();
+const server = (opts: TestServerOptions = {}): Promise<TestServer> => cleanup.track(startTestServer(opts));
+const tempDir = (): Promise<string> => cleanup.tempDir('wsload-stress-');
+/** `wsload stress <args…>` in-process. */
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> => wsload(['stress', ...args], env);
 
 const NUM = String.raw`\d+\.\d{2}`;
 /** The seed's block for a clean run of `c` connections × `m` messages. */
@@ -237,7 +204,7 @@ describe('wsload stress failures', () => {
 
   it('every handshake rejected: the summary, then exit 1 with the reason', async () => {
     const rejecting = await startRejectingServer(503);
-    closers.push(() => rejecting.close());
+    cleanup.defer(() => rejecting.close());
     const r = await cli(['--url', rejecting.url, '-c', '3', '-m', '2', '-q']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('Connections failed: 3\nSuccess rate: 0.00%\n');

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { classifyClose, classifyError, describeError } from '../../src/engine/connection.js';
-import { readReplyId } from '../../src/engine/stress.js';
+import { readReplyId } from '../../src/engine/reply-id.js';
 
 const withCode = (code: string, message = `x ${code}`): Error => Object.assign(new Error(message), { code });
 

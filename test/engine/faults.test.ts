@@ -4,26 +4,18 @@
  * failures, a refused subprotocol. Each is its own error kind, the counts add up, and every run
  * ends within a bound. Plus the pure parts: classification and the target watch.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { realClock } from '../../src/clock.js';
 import { classifyClose, classifyError, Connection } from '../../src/engine/connection.js';
 import { CONNECTION_STALLED, runStress, StressMetric, type StressOptions, type StressResult } from '../../src/engine/stress.js';
 import { TargetWatch } from '../../src/engine/target-watch.js';
 import { summarizeStress, type StressSummary } from '../../src/report/stress-summary.js';
 import { failingLookup, selfSignedCert, startFaultServer, startNoSubprotocolServer, startResetServer, startTlsServer, type Fault } from '../helpers/fault-servers.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestServer } from '../helpers/test-servers.js';
 import { run } from './run-helpers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function track<T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> {
-  const t = await p;
-  closers.push(() => t.close());
-  return t;
-}
+const { track } = closeAfterEach();
 
 interface Ran {
   result: StressResult;
@@ -248,8 +240,4 @@ describe('TargetWatch', () => {
     w.closed(1006, 'connection_closed_1006');
     expect(w.lost).toBe(true);
   });
-});
-
-afterAll(async () => {
-  for (const close of closers.splice(0)) await close();
 });

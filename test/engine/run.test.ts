@@ -2,23 +2,16 @@
  * The run loop on short real runs: each phase kind, maxVusers, weighted scenarios, the drain timeout,
  * an interrupt, progress, and refusing a plan before anything is sent.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runScript, type RunProgress } from '../../src/engine/run.js';
 import { WsloadError } from '../../src/errors.js';
 import { loadScriptText } from '../../src/scenario/load.js';
 import { startLabServer, type LabServer } from '../fixtures/run/lab-server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { run, runText, SCRIPT_FILE, script } from './run-helpers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function lab(): Promise<LabServer> {
-  const s = await startLabServer();
-  closers.push(() => s.close());
-  return s;
-}
+const { track } = closeAfterEach();
+const lab = (): Promise<LabServer> => track(startLabServer());
 
 describe('phases on a real clock', () => {
   it('arrivalCount: exactly that many users, spread over the phase', async () => {

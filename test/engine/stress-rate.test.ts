@@ -5,19 +5,18 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runStress, StressMetric, type StressOptions, type StressResult } from '../../src/engine/stress.js';
 import { buildStressJson } from '../../src/report/stress-json.js';
-import { summarizeStress, type LatencyFigures, type StressSummary } from '../../src/report/stress-summary.js';
+import type { LatencyFigures } from '../../src/report/latency-figures.js';
+import { summarizeStress, type StressSummary } from '../../src/report/stress-summary.js';
 import { formatStressText } from '../../src/report/stress-text.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { startTestServer } from '../helpers/test-servers.js';
 
 const STALL_SERVER = fileURLToPath(new URL('../fixtures/stall-server.mjs', import.meta.url));
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const { defer } = closeAfterEach();
 
 interface StallServer {
   url: string;
@@ -27,7 +26,7 @@ interface StallServer {
 /** Fork the stall server: it stalls for `stallMs` when request number `stallAt` arrives. */
 async function stallServer(stallAt: number, stallMs: number): Promise<StallServer> {
   const child: ChildProcess = fork(STALL_SERVER, [String(stallAt), String(stallMs)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  closers.push(() => new Promise<void>((resolve) => {
+  defer(() => new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
     child.once('exit', () => { clearTimeout(timer); resolve(); });
@@ -153,7 +152,7 @@ describe('rate mode against a server that stalls for 1 s once', () => {
 describe('rate mode, plainly', () => {
   it('per connection: 2 × 40 messages at 100/conn is 200 msg/s in total', async () => {
     const srv = await startTestServer();
-    closers.push(() => srv.close());
+    defer(() => srv.close());
     const { result, s } = await rateRun(srv.url, { connections: 2, messages: 40, rate: 100, ratePer: 'connection' });
     expect(result.offeredRatePerSec).toBe(200);
     expect(s.messages).toMatchObject({ sent: 80, received: 80 });
@@ -166,7 +165,7 @@ describe('rate mode, plainly', () => {
 
   it('an abort disconnects connections idle between scheduled sends at once, not after the grace', async () => {
     const srv = await startTestServer();
-    closers.push(() => srv.close());
+    defer(() => srv.close());
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 200);
     const started = performance.now();

@@ -2,21 +2,14 @@
  * The stress engine against real sockets on 127.0.0.1: exact counts, true latency, correlation by
  * id, timeouts and errors by kind. Every run is small so the file takes a few seconds.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runStress, type StressOptions, type StressResult } from '../../src/engine/stress.js';
 import { summarizeStress, type StressSummary } from '../../src/report/stress-summary.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { closedPort, eventually, startBlackholeServer, startRejectingServer, startTestServer, type TestServerOptions } from '../helpers/test-servers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function server(opts: TestServerOptions = {}) {
-  const s = await startTestServer(opts);
-  closers.push(() => s.close());
-  return s;
-}
+const { defer, track } = closeAfterEach();
+const server = (opts: TestServerOptions = {}) => track(startTestServer(opts));
 
 async function stress(url: string, o: Partial<StressOptions> = {}, signal?: AbortSignal): Promise<{ result: StressResult; s: StressSummary }> {
   const result = await runStress({
@@ -124,7 +117,7 @@ describe('timeouts', () => {
 
   it('bounds handshakes with connect_timeout, batch after batch', async () => {
     const hole = await startBlackholeServer();
-    closers.push(() => hole.close());
+    defer(() => hole.close());
     const started = performance.now();
     const { s } = await stress(hole.url, { connections: 5, batch: 2, connectTimeoutMs: 200 });
     const elapsed = performance.now() - started;
@@ -139,7 +132,7 @@ describe('timeouts', () => {
 describe('errors by kind', () => {
   it('counts a 503 handshake rejection as handshake_rejected_503', async () => {
     const rejecting = await startRejectingServer(503);
-    closers.push(() => rejecting.close());
+    defer(() => rejecting.close());
     const { s, result } = await stress(rejecting.url, { connections: 4 });
     expect(s.errors).toEqual({ handshake_rejected_503: 4 });
     expect(s.connections).toMatchObject({ attempted: 4, successful: 0, failed: 4 });

@@ -3,22 +3,15 @@
  * (connect, send, sendBinary, wait, think, loop, function, log) and wsload's metering (ids added and
  * matched, broadcasts kept, replies timed, the end-of-flow grace).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { readTopLevelId } from '../../src/engine/inbox.js';
+import { describe, expect, it } from 'vitest';
+import { readTopLevelId } from '../../src/engine/reply-id.js';
 import { startServer } from '../../src/server/index.js';
 import { startLabServer, type LabServer, type LabServerOptions } from '../fixtures/run/lab-server.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { run, stepAt } from './run-helpers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-async function lab(opts: LabServerOptions = {}): Promise<LabServer> {
-  const s = await startLabServer(opts);
-  closers.push(() => s.close());
-  return s;
-}
+const { defer, track } = closeAfterEach();
+const lab = (opts: LabServerOptions = {}): Promise<LabServer> => track(startLabServer(opts));
 
 const sentJson = (l: LabServer): Array<Record<string, unknown>> => l.frames.flatMap((f) => (f.json ? [f.json] : []));
 
@@ -389,7 +382,7 @@ describe('think, loop, function, log', () => {
 describe('round trip accuracy', () => {
   it('against a server with a 20 ms injected delay, P50 is within 2 ms of 20 ms', async () => {
     const srv = await startServer({ port: 0, replyDelayMs: 20 });
-    closers.push(() => srv.close());
+    defer(() => srv.close());
     const { s } = await run({
       target: srv.url,
       flow: '- loop:\n    - send:\n        payload: { type: ping }\n        match: { json: "$.type", value: pong }\n  count: 30',

@@ -9,15 +9,14 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { SERIES_COLORS } from '../../src/report/html.js';
+import { chartPixels, launchChromium, openPage, type WatchedPage } from '../helpers/browser.js';
 
 const ARTIFACTS = resolve('test-artifacts');
 const SCRIPT = 'test/fixtures/live/dashboard.yml';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let dir: string;
 let browser: Browser;
@@ -25,7 +24,7 @@ let browser: Browser;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wsload-dashboard-'));
   await mkdir(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -61,22 +60,7 @@ async function start(args: string[]): Promise<Running> {
   return { done, url, stderr: () => stderr, stdout: () => stdout };
 }
 
-interface Opened {
-  page: Page;
-  problems: string[];
-  requests: string[];
-}
-
-async function open(url: string, width = 1600): Promise<Opened> {
-  const page = await browser.newPage({ viewport: { width, height: 1000 } });
-  const problems: string[] = [];
-  const requests: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => requests.push(r.url()));
-  await page.goto(url);
-  return { page, problems, requests };
-}
+const open = (url: string, width = 1600): Promise<WatchedPage> => openPage(browser, url, { width, height: 1000 });
 
 const points = (page: Page): Promise<number> => page.evaluate(() => Number(document.body.getAttribute('data-points') ?? 0));
 
@@ -85,27 +69,8 @@ async function waitForPoints(page: Page, atLeast: number): Promise<number> {
   return points(page);
 }
 
-/** Per chart: canvas size, non-blank pixels, and pixels of its first series' colours (VUs often cover connections). */
-async function chartPixels(page: Page): Promise<Array<{ chart: string; width: number; inked: number; colored: number }>> {
-  const colors: Record<string, string[]> = { latency: [SERIES_COLORS.p50], throughput: [SERIES_COLORS.sent, SERIES_COLORS.received], concurrency: [SERIES_COLORS.connections, SERIES_COLORS.vusers] };
-  return page.evaluate((colorByChart) => {
-    const hex = (h: string): number[] => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
-    return [...document.querySelectorAll('figure.chart')].map((fig) => {
-      const chart = fig.getAttribute('data-chart') ?? '';
-      const canvas = fig.querySelector('canvas');
-      if (!canvas) return { chart, width: 0, inked: 0, colored: 0 };
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      const wants = (colorByChart[chart] ?? []).map(hex);
-      let inked = 0;
-      let colored = 0;
-      for (let i = 0; i < data.length; i += 4) {
-        if (data[i + 3]! > 0) inked++;
-        if (data[i + 3]! > 200 && wants.some((w) => Math.abs(data[i]! - w[0]!) + Math.abs(data[i + 1]! - w[1]!) + Math.abs(data[i + 2]! - w[2]!) < 40)) colored++;
-      }
-      return { chart, width: canvas.width, inked, colored };
-    });
-  }, colors);
-}
+/** The colours of each chart's first series (VUs often cover connections, so either counts). */
+const FIRST_SERIES: Record<string, string[]> = { latency: [SERIES_COLORS.p50], throughput: [SERIES_COLORS.sent, SERIES_COLORS.received], concurrency: [SERIES_COLORS.connections, SERIES_COLORS.vusers] };
 
 describe('live dashboard in Chromium', () => {
   it('follows a run: charts gain points, a late page gets the history, the final verdict and report appear', async () => {
@@ -113,7 +78,7 @@ describe('live dashboard in Chromium', () => {
     const run = await start(['run', SCRIPT, '--serve', '--dashboard', '0', '--dashboard-linger', '60', '--json', json]);
     const origin = new URL(run.url).origin;
     const { page, problems, requests } = await open(run.url);
-    let late: Opened | undefined;
+    let late: WatchedPage | undefined;
     try {
       await page.waitForSelector('body[data-charts="4"]');
       const first = await waitForPoints(page, 1);
@@ -128,7 +93,7 @@ describe('live dashboard in Chromium', () => {
       await late.page.waitForSelector('body[data-charts="4"]');
       expect(await points(late.page)).toBeGreaterThanOrEqual(third);
 
-      const charts = await chartPixels(page);
+      const charts = await chartPixels(page, FIRST_SERIES);
       expect(charts.map((c) => c.chart)).toEqual(['latency', 'throughput', 'concurrency', 'errors']);
       for (const c of charts) {
         expect(c.width, c.chart).toBeGreaterThan(300);

@@ -3,28 +3,25 @@
  * history on connect then live points over SSE, Stop and Close guarded against other sites and
  * other host names, the report only once the run has ended.
  */
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { get, request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { browserCommand, resolveLiveFlags } from '../../src/cli/live.js';
 import { main } from '../../src/cli/main.js';
 import { startDashboard, type Dashboard } from '../../src/live/dashboard.js';
 import { LiveFeed } from '../../src/live/feed.js';
 import { initHistograms } from '../../src/metrics/index.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
+import { cli, sink } from '../helpers/cli.js';
 import { syntheticReport, syntheticSnapshot } from '../report/fixtures.js';
 
 beforeAll(async () => {
   await initHistograms();
 });
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const { defer, tempDir } = closeAfterEach();
 
 describe('live flags', () => {
   it('are off unless asked for; --open, --dashboard-host and --dashboard-linger imply --dashboard', () => {
@@ -38,27 +35,19 @@ describe('live flags', () => {
   });
 
   it('are checked all at once, before anything is sent (exit 2)', async () => {
-    const err = new PassThrough();
-    let text = '';
-    err.setEncoding('utf8').on('data', (c: string) => { text += c; });
-    const code = await main(['node', 'wsload', 'stress', '--url', 'ws://127.0.0.1:9/ws', '--dashboard', '70000', '--dashboard-linger', 'soon'],
-      { stdout: new PassThrough(), stderr: err, env: {}, handleSignals: false });
-    expect(code).toBe(2);
-    expect(text).toBe('error: --dashboard port must be an integer from 0 to 65535, got "70000"; --dashboard-linger must be a number of seconds or a duration (e.g. 0, 30, 5m), got "soon"\n');
+    const r = await cli(['stress', '--url', 'ws://127.0.0.1:9/ws', '--dashboard', '70000', '--dashboard-linger', 'soon']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: --dashboard port must be an integer from 0 to 65535, got "70000"; --dashboard-linger must be a number of seconds or a duration (e.g. 0, 30, 5m), got "soon"\n');
   });
 
   it('say so in one line when the port is taken', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    closers.push(() => new Promise((r) => blocker.close(() => r())));
+    defer(() => new Promise((r) => blocker.close(() => r())));
     const port = (blocker.address() as { port: number }).port;
-    const err = new PassThrough();
-    let text = '';
-    err.setEncoding('utf8').on('data', (c: string) => { text += c; });
-    const code = await main(['node', 'wsload', 'stress', '--serve', '-c', '1', '-m', '1', '-q', '--dashboard', String(port)],
-      { stdout: new PassThrough(), stderr: err, env: {}, handleSignals: false });
-    expect(code).toBe(2);
-    expect(text).toBe(`error: --dashboard cannot listen on 127.0.0.1:${port}: the port is in use — give another port, or none for a free one\n`);
+    const r = await cli(['stress', '--serve', '-c', '1', '-m', '1', '-q', '--dashboard', String(port)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`error: --dashboard cannot listen on 127.0.0.1:${port}: the port is in use — give another port, or none for a free one\n`);
   });
 });
 
@@ -72,17 +61,14 @@ describe('--open', () => {
   });
 
   async function stressWith(env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
-    const err = new PassThrough();
-    let stderr = '';
-    err.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-    const code = await main(['node', 'wsload', 'stress', '--serve', '-c', '2', '-m', '2', '-q', '--open'], { stdout: new PassThrough(), stderr: err, env, handleSignals: false });
+    const err = sink();
+    const code = await main(['node', 'wsload', 'stress', '--serve', '-c', '2', '-m', '2', '-q', '--open'], { stdout: sink().stream, stderr: err.stream, env, handleSignals: false });
     await new Promise((r) => setTimeout(r, 50));
-    return { code, stderr };
+    return { code, stderr: err.text() };
   }
 
   it('opens the printed URL in the browser', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wsload-open-'));
-    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir('wsload-open-');
     const opener = join(dir, 'browser.sh');
     await writeFile(opener, `#!/bin/sh\necho "$1" > "${join(dir, 'opened')}"\n`);
     await chmod(opener, 0o755);
@@ -152,7 +138,7 @@ describe('dashboard server', () => {
     const feed = new LiveFeed({ command: 'stress', target: 'ws://127.0.0.1:9/ws', plan: { kind: 'work', connections: 10, messages: 17 }, parameters: [['connections', '10']], vusers: false });
     let stops = 0;
     const dashboard = await startDashboard({ feed, version: '0.0.0-test', onStop: () => { stops++; } });
-    closers.push(async () => {
+    defer(async () => {
       await dashboard.close();
       feed.close();
     });

@@ -3,13 +3,12 @@
  * form for logs, the TTY area redrawn in place and cleared, one line per 10 s off a TTY, and
  * through `main`: --quiet prints nothing live, a TTY gets frames that are gone before the summary.
  */
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import type { LiveState } from '../../src/live/feed.js';
 import { fitLine, formatClock, formatLiveLine, lineView, renderFrame, ttyView } from '../../src/live/terminal.js';
 import type { Verdict } from '../../src/thresholds/index.js';
 import { startServer } from '../../src/server/index.js';
+import { cli, sink, type CliRun } from '../helpers/cli.js';
 
 function verdict(status: Verdict['status'], name: string, message: string, extra: Partial<Verdict> = {}): Verdict {
   return { id: name, name, source: 'cli', status, unit: 'ms', checks: [], values: {}, message, abortOnFail: false, ...extra };
@@ -137,18 +136,6 @@ describe('formatLiveLine', () => {
   });
 });
 
-function sink(tty = false): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text(): string } {
-  const stream = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
-  if (tty) {
-    stream.isTTY = true;
-    stream.columns = 120;
-  }
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (c: string) => { text += c; });
-  return { stream, text: () => text };
-}
-
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('lineView (not a TTY)', () => {
@@ -190,14 +177,10 @@ describe('ttyView', () => {
 
 describe('through main', () => {
   /** Replies 10 ms late, so 250 requests a connection take at least 2.5 s: two intervals or more. */
-  async function stress(args: string[], tty: boolean): Promise<{ code: number; stdout: string; stderr: string }> {
+  async function stress(args: string[], tty: boolean): Promise<CliRun> {
     const server = await startServer({ host: '127.0.0.1', port: 0, replyDelayMs: 10 });
-    const out = sink(tty);
-    const err = sink(tty);
     try {
-      const code = await main(['node', 'wsload', 'stress', '--url', server.url, ...args], { stdout: out.stream, stderr: err.stream, env: {}, handleSignals: false });
-      await flush();
-      return { code, stdout: out.text(), stderr: err.text() };
+      return await cli(['stress', '--url', server.url, ...args], {}, { tty });
     } finally {
       await server.close();
     }

@@ -11,7 +11,7 @@ import { formatCompareText, judge, type CompareRow } from '../../src/report/comp
 import { readReport, REPORT_SCHEMA } from '../../src/report/document.js';
 import { writeReports } from '../../src/report/write.js';
 import { startServer } from '../../src/server/index.js';
-import { cli } from './fixtures.js';
+import { cli } from '../helpers/cli.js';
 
 let dir: string;
 let fast: string;

@@ -1,9 +1,7 @@
 /**
  * Report fixtures for the report tests: a synthetic report built from a real MetricsRecorder with
- * known values, threshold verdicts from the real evaluator, and in-process CLI runs through `main`.
+ * known values, and threshold verdicts from the real evaluator.
  */
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli/main.js';
 import { MetricsRecorder, type MetricsSnapshot } from '../../src/metrics/index.js';
 import { enrichReport, type Verdict, type WsloadReport } from '../../src/report/document.js';
 import { buildStressJson } from '../../src/report/stress-json.js';
@@ -80,27 +78,4 @@ export function syntheticReport(opts: { verdicts?: boolean; strict?: boolean } =
     ...(opts.strict ? { strict: true } : {}),
     phases: [{ name: 'ramp', startSec: 0, endSec: 1 }, { name: 'steady', startSec: 1, endSec: 2.5 }],
   });
-}
-
-function sink(): { stream: PassThrough; text(): string } {
-  const stream = new PassThrough();
-  let text = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (c: string) => { text += c; });
-  return { stream, text: () => text };
-}
-
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `wsload <args…>` in-process. */
-export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  const out = sink();
-  const err = sink();
-  const code = await main(['node', 'wsload', ...args], { stdout: out.stream, stderr: err.stream, env, handleSignals: false });
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: out.text(), stderr: err.text() };
 }

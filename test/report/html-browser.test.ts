@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initHistograms } from '../../src/metrics/index.js';
 import { enrichReport, readReport, type WsloadReport } from '../../src/report/document.js';
@@ -15,11 +15,11 @@ import { renderHtml, SERIES_COLORS } from '../../src/report/html.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { startServer } from '../../src/server/index.js';
 import * as T from '../../src/thresholds/index.js';
-import { cli, syntheticReport } from './fixtures.js';
+import { chartPixels, launchChromium, openPage, type WatchedPage } from '../helpers/browser.js';
+import { cli } from '../helpers/cli.js';
+import { syntheticReport } from './fixtures.js';
 
 const ARTIFACTS = resolve('test-artifacts');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let dir: string;
 let browser: Browser;
@@ -43,7 +43,7 @@ beforeAll(async () => {
     verdicts: T.evaluate(set, T.createMetricView(base.metrics)),
     phases: [{ name: 'connect', startSec: 0, endSec: 0.2 }, { name: 'request/reply', startSec: 0.2, endSec: base.durationSec }],
   });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -51,47 +51,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface Opened {
-  page: Page;
-  problems: string[];
-  requests: string[];
-  url: string;
-}
-
-async function open(html: string, name: string, width = 1366): Promise<Opened> {
+/** The report written to `name` and opened from the file, once its charts are set up. */
+async function open(html: string, name: string, width = 1366): Promise<WatchedPage & { url: string }> {
   const file = join(dir, name);
   await writeFile(file, html);
   const url = pathToFileURL(file).href;
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
-  const problems: string[] = [];
-  const requests: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => requests.push(r.url()));
-  await page.goto(url);
-  await page.waitForSelector('body[data-charts]');
-  return { page, problems, requests, url };
-}
-
-/** Per chart: canvas size, non-blank pixels, and pixels of the first series' colour. */
-async function chartPixels(page: Page, colors: Record<string, string>): Promise<Array<{ chart: string; width: number; height: number; inked: number; colored: number }>> {
-  return page.evaluate((colorByChart) => {
-    const hex = (h: string): number[] => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
-    return [...document.querySelectorAll('figure.chart')].map((fig) => {
-      const chart = fig.getAttribute('data-chart') ?? '';
-      const canvas = fig.querySelector('canvas');
-      if (!canvas) return { chart, width: 0, height: 0, inked: 0, colored: 0 };
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      const want = colorByChart[chart] ? hex(colorByChart[chart]) : undefined;
-      let inked = 0;
-      let colored = 0;
-      for (let i = 0; i < data.length; i += 4) {
-        if (data[i + 3]! > 0) inked++;
-        if (want && data[i + 3]! > 200 && Math.abs(data[i]! - want[0]!) + Math.abs(data[i + 1]! - want[1]!) + Math.abs(data[i + 2]! - want[2]!) < 40) colored++;
-      }
-      return { chart, width: canvas.width, height: canvas.height, inked, colored };
-    });
-  }, colors);
+  const opened = await openPage(browser, url, { width, height: 900 });
+  await opened.page.waitForSelector('body[data-charts]');
+  return { ...opened, url };
 }
 
 describe('HTML report in Chromium', () => {
@@ -102,7 +69,7 @@ describe('HTML report in Chromium', () => {
     const { page, problems, requests, url } = await open(html, 'report.html');
     try {
       expect(await page.getAttribute('body', 'data-charts')).toBe('4');
-      const charts = await chartPixels(page, { latency: SERIES_COLORS.p50, throughput: SERIES_COLORS.sent, concurrency: SERIES_COLORS.connections });
+      const charts = await chartPixels(page, { latency: [SERIES_COLORS.p50], throughput: [SERIES_COLORS.sent], concurrency: [SERIES_COLORS.connections] });
       expect(charts.map((c) => c.chart)).toEqual(['latency', 'throughput', 'concurrency', 'errors']);
       for (const c of charts) {
         expect(c.width, c.chart).toBeGreaterThan(200);

@@ -5,15 +5,12 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { reportJsonSchema, validateReport } from '../../src/report/schema.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { cli } from '../helpers/cli.js';
 
-const quiet = (): Writable => new Writable({ write(_c, _e, cb) { cb(); } });
-const wsload = (args: string[]): Promise<number> =>
-  main(['node', 'wsload', ...args], { stdout: quiet(), stderr: quiet(), env: {}, handleSignals: false });
+const wsload = async (args: string[]): Promise<number> => (await cli(args)).code;
 
 let dir: string;
 let server: RunningServer;

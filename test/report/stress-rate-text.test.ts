@@ -3,7 +3,8 @@
  * the corrected latency block with the raw figures beside.
  */
 import { describe, expect, it } from 'vitest';
-import type { LatencyFigures, StressSummary } from '../../src/report/stress-summary.js';
+import type { LatencyFigures } from '../../src/report/latency-figures.js';
+import type { StressSummary } from '../../src/report/stress-summary.js';
 import { formatStressText } from '../../src/report/stress-text.js';
 
 const lat = (count: number, p: number): LatencyFigures => ({ count, avg: p / 2, min: 0.1, p50: p / 10, p95: p * 0.8, p99: p, p999: p + 10, max: p + 12 });

@@ -2,7 +2,8 @@
  * The stress text summary and its error labels, from a hand-made summary (no sockets).
  */
 import { describe, expect, it } from 'vitest';
-import type { LatencyFigures, StressSummary } from '../../src/report/stress-summary.js';
+import type { LatencyFigures } from '../../src/report/latency-figures.js';
+import type { StressSummary } from '../../src/report/stress-summary.js';
 import { errorLabel, formatStressText } from '../../src/report/stress-text.js';
 
 const lat = (count: number, base: number): LatencyFigures => ({ count, avg: base + 2.345, min: base, p50: base + 0.125, p95: 25, p99: 45, p999: 50, max: 60 });

@@ -15,7 +15,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { register } from '../../src/cli/commands/serve.js';
 import { createContext } from '../../src/cli/context.js';
 import { WsloadError } from '../../src/errors.js';
-import { bounded, cleanupClients, connect, refusedHandshake, sleep, waitUntil, type Client } from './helpers.js';
+import { bounded, capture, cleanupClients, connect, refusedHandshake, sleep, waitUntil, type Client } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const START_MS = 10_000;
@@ -59,37 +59,13 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Everything a stream carries, and a bounded wait for a pattern in it. */
-function capture(stream: NodeJS.ReadableStream): { text(): string; waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray> } {
-  let text = '';
-  const waiters: Array<() => void> = [];
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    text += chunk;
-    for (const w of waiters.splice(0)) w();
-  });
-  return {
-    text: () => text,
-    waitFor(re, ms = START_MS) {
-      return bounded(new Promise<RegExpMatchArray>((resolve) => {
-        const check = (): void => {
-          const m = text.match(re);
-          if (m) resolve(m);
-          else waiters.push(check);
-        };
-        check();
-      }), ms, `output matching ${String(re)}; got ${JSON.stringify(text)}`);
-    },
-  };
-}
-
 /** Start `wsload serve --port 0 <args>` as a child and wait for its listening line. */
 async function serve(args: string[], detached = false) {
   const child = spawn(process.execPath, ['bin/wsload.js', 'serve', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached });
   started.push(child);
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const out = capture(child.stdout!);
-  const err = capture(child.stderr!);
+  const out = capture(child.stdout!, START_MS);
+  const err = capture(child.stderr!, START_MS);
   const m = await out.waitFor(LISTENING).catch((e: Error) => { throw new Error(`${e.message}; stderr: ${err.text()}`); });
   const [, url, , healthUrl, workers] = m;
   const s = {
@@ -258,8 +234,8 @@ describe('wsload serve --workers 2: start failures', () => {
       const port = (blocker.address() as AddressInfo).port;
       const child = spawn(process.execPath, ['bin/wsload.js', 'serve', '--workers', '2', '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       started.push(child);
-      const out = capture(child.stdout!);
-      const err = capture(child.stderr!);
+      const out = capture(child.stdout!, START_MS);
+      const err = capture(child.stderr!, START_MS);
       const code = await bounded(new Promise<number | null>((resolve) => child.once('exit', resolve)), START_MS, 'exit on a port in use');
       expect(code).toBe(2);
       expect(err.text()).toBe(`error: port ${port} is in use on 127.0.0.1 — pick another with --port, or --port 0 for a free one\n`);

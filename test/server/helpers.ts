@@ -55,6 +55,8 @@ export interface Client {
   next(ms?: number): Promise<string>;
   /** Send a request object and return the raw reply. */
   request(frame: unknown): Promise<string>;
+  /** Resolve after `ms`, failing if any message arrived in the meantime. */
+  silentFor(ms: number): Promise<void>;
   /** Messages received and not yet taken. */
   inbox: string[];
   closed: Promise<Closed>;
@@ -94,6 +96,10 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
     request(frame) {
       send(frame);
       return next();
+    },
+    async silentFor(ms) {
+      await sleep(ms);
+      expect(inbox).toEqual([]);
     },
     inbox,
     closed,
@@ -148,6 +154,30 @@ export async function waitForMetric(server: RunningServer, line: string): Promis
     await sleep(20);
   }
   throw new Error(`timed out after ${WAIT_MS} ms waiting for metric line ${JSON.stringify(line)}`);
+}
+
+/** Everything a stream carries, and a bounded wait (`defaultMs` unless given) for a pattern in it. */
+export function capture(stream: NodeJS.ReadableStream, defaultMs: number): { text(): string; waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray> } {
+  let text = '';
+  const waiters: Array<() => void> = [];
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    text += chunk;
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    text: () => text,
+    waitFor(re, ms = defaultMs) {
+      return bounded(new Promise<RegExpMatchArray>((resolve) => {
+        const check = (): void => {
+          const m = text.match(re);
+          if (m) resolve(m);
+          else waiters.push(check);
+        };
+        check();
+      }), ms, `output matching ${String(re)}; got ${JSON.stringify(text)}`);
+    },
+  };
 }
 
 /** RSS now, in MiB. */

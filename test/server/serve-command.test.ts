@@ -15,6 +15,7 @@ import { WebSocket } from 'ws';
 import { AUTH_TOKEN_ENV, register } from '../../src/cli/commands/serve.js';
 import { createContext } from '../../src/cli/context.js';
 import { WsloadError } from '../../src/errors.js';
+import { bounded, capture } from './helpers.js';
 
 const WAIT_MS = 5_000;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,41 +25,6 @@ const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const fn of cleanups.splice(0)) fn();
 });
-
-/** Reject with `what` if `promise` has not settled within `ms`. */
-async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A stream that remembers everything written to it; `waitFor` resolves once the text matches. */
-function capture(stream: NodeJS.ReadableStream): { text(): string; waitFor(re: RegExp): Promise<RegExpMatchArray> } {
-  let text = '';
-  const waiters: Array<() => void> = [];
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    text += chunk;
-    for (const w of waiters.splice(0)) w();
-  });
-  return {
-    text: () => text,
-    waitFor(re) {
-      return bounded(new Promise<RegExpMatchArray>((resolve) => {
-        const check = (): void => {
-          const m = text.match(re);
-          if (m) resolve(m);
-          else waiters.push(check);
-        };
-        check();
-      }), WAIT_MS, `output matching ${String(re)}; got ${JSON.stringify(text)}`);
-    },
-  };
-}
 
 /** Open a client, send one ping, return the reply text and the close the server sends later. */
 async function pingOnce(url: string): Promise<{ reply: string; closed: Promise<number> }> {
@@ -78,7 +44,7 @@ function inProcess() {
   const ctx = createContext({ stdout, stderr, env: {} });
   const program = new Command('wsload').exitOverride();
   register(program, ctx);
-  return { ctx, program, out: capture(stdout), err: capture(stderr) };
+  return { ctx, program, out: capture(stdout, WAIT_MS), err: capture(stderr, WAIT_MS) };
 }
 
 describe('wsload serve (in-process)', () => {
@@ -145,7 +111,7 @@ describe('wsload serve (in-process, hardening flags)', () => {
     const ctx = createContext({ stdout, stderr: new PassThrough(), env });
     const program = new Command('wsload').exitOverride();
     register(program, ctx);
-    const out = capture(stdout);
+    const out = capture(stdout, WAIT_MS);
     const run = program.parseAsync(['node', 'wsload', 'serve', '--port', '0', '--heartbeat', '0', '--quiet', ...flags]);
     cleanups.push(() => ctx.interrupt());
     const [, url, port] = await out.waitFor(/listening on (wss?:\/\/127\.0\.0\.1:(\d+)\/ws) /);
@@ -214,7 +180,7 @@ describe('wsload serve (via main)', () => {
     const { main } = await import('../../src/cli/main.js');
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    const err = capture(stderr);
+    const err = capture(stderr, WAIT_MS);
     const code = await main(['node', 'wsload', 'serve', '--port', 'abc'], { stdout, stderr, env: {}, handleSignals: false });
     expect(code).toBe(2);
     expect(err.text()).toBe('error: --port must be an integer 0-65535, got "abc"\n');
@@ -229,8 +195,8 @@ describe('wsload serve (child process)', () => {
     const child = spawn(process.execPath, ['bin/wsload.js', 'serve', '--port', '0', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const out = capture(child.stdout);
-    const err = capture(child.stderr);
+    const out = capture(child.stdout, WAIT_MS);
+    const err = capture(child.stderr, WAIT_MS);
     const [, url] = await out.waitFor(LISTENING).catch((e: Error) => { throw new Error(`${e.message}; stderr: ${err.text()}`); });
     const client = await pingOnce(url!);
     expect(client.reply).toBe('{"type":"pong","id":1}');

@@ -4,92 +4,12 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket, type ClientOptions } from 'ws';
+import { WebSocket } from 'ws';
 import { WsloadError } from '../../src/errors.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { bounded, cleanupClients, connect, PONG, refusedHandshake, sleep, WAIT_MS } from './helpers.js';
 
-const WAIT_MS = 2_000;
-
-interface Closed { code: number; reason: string }
-
-/** A test client that queues incoming text so no message is lost between awaits. */
-interface Client {
-  ws: WebSocket;
-  send(frame: unknown): void;
-  /** Next message as raw text. */
-  next(ms?: number): Promise<string>;
-  /** Send a request object and return the raw reply. */
-  request(frame: unknown): Promise<string>;
-  /** Resolve after `ms`, failing if any message arrived in the meantime. */
-  silentFor(ms: number): Promise<void>;
-  closed: Promise<Closed>;
-}
-
-const openClients: WebSocket[] = [];
-
-afterEach(() => {
-  for (const ws of openClients.splice(0)) ws.terminate();
-});
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Reject with `what` if `promise` has not settled within `ms`. */
-async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function connect(url: string, options: ClientOptions = {}): Promise<Client> {
-  const ws = new WebSocket(url, options);
-  openClients.push(ws);
-  const inbox: string[] = [];
-  let waiter: ((text: string) => void) | undefined;
-  ws.on('message', (data) => {
-    const text = (data as Buffer).toString('utf8');
-    if (waiter) {
-      const w = waiter;
-      waiter = undefined;
-      w(text);
-    } else {
-      inbox.push(text);
-    }
-  });
-  ws.on('error', () => { /* surfaced through `closed` / failed waits */ });
-  const closed = new Promise<Closed>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  await bounded(new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  }), WAIT_MS, `open ${url}`);
-  const next = (ms = WAIT_MS): Promise<string> => {
-    const queued = inbox.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return bounded(new Promise<string>((resolve) => { waiter = resolve; }), ms, 'next message');
-  };
-  const send = (frame: unknown): void => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-  return {
-    ws,
-    send,
-    next,
-    request(frame) {
-      send(frame);
-      return next();
-    },
-    async silentFor(ms) {
-      await sleep(ms);
-      expect(inbox).toEqual([]);
-    },
-    closed,
-  };
-}
-
-const PONG = '{"type":"pong"}';
+afterEach(cleanupClients);
 
 describe('protocol', () => {
   let server: RunningServer;
@@ -268,18 +188,8 @@ describe('HTTP', () => {
   });
 
   it('a WebSocket upgrade on a wrong path → HTTP 404', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/wrong`);
-    openClients.push(ws);
-    ws.on('error', () => { /* expected once the request is dropped */ });
-    const result = await bounded(new Promise<{ status: number | undefined; body: string }>((resolve) => {
-      ws.on('unexpected-response', (req, res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => { body += chunk; });
-        res.on('end', () => { resolve({ status: res.statusCode, body }); req.destroy(); });
-      });
-    }), WAIT_MS, 'upgrade response');
-    expect(result).toEqual({ status: 404, body: 'not found; the WebSocket endpoint is /ws\n' });
+    const { status, body } = await refusedHandshake(`ws://127.0.0.1:${server.port}/wrong`);
+    expect({ status, body }).toEqual({ status: 404, body: 'not found; the WebSocket endpoint is /ws\n' });
   });
 });
 

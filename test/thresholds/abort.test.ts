@@ -1,26 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initHistograms, MetricsRecorder, type MetricsSnapshot } from '../../src/metrics/index.js';
+import { initHistograms, type MetricsSnapshot } from '../../src/metrics/index.js';
 import { createAbortWatcher } from '../../src/thresholds/abort.js';
 import { parseThresholdArg } from '../../src/thresholds/cli.js';
 import { evaluate, overall } from '../../src/thresholds/evaluate.js';
 import { buildThresholdSet } from '../../src/thresholds/set.js';
 import { parseSlo } from '../../src/thresholds/slo.js';
 import { createMetricView, type MetricView } from '../../src/thresholds/view.js';
+import { snapshot as runSnapshot } from './fixtures.js';
 
 beforeAll(async () => {
   await initHistograms();
 });
 
-function snapshot(pingMs: number[], counters: Record<string, number> = {}): MetricsSnapshot {
-  const start = 1_700_000_000_000;
-  const rec = new MetricsRecorder({ startTime: start });
-  for (const [name, v] of Object.entries(counters)) rec.counter(name).value = v;
-  const ping = rec.histogram('ws.rtt.ping', rec.histogram('ws.rtt'));
-  for (const ms of pingMs) ping.record(ms * 1000);
-  const s = rec.snapshot(start + 1000);
-  rec.destroy();
-  return s;
-}
+const snapshot = (pingMs: number[], counters: Record<string, number> = {}): MetricsSnapshot => runSnapshot({ counters, rtt: { ping: pingMs } });
 
 /** Cumulative views as a run would feed them: p99 of 600 ms (crossed) or 10 ms (fine). */
 let bad: MetricView;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { initHistograms, MetricsRecorder, type MetricsSnapshot } from '../../src/metrics/index.js';
+import { initHistograms } from '../../src/metrics/index.js';
 import { parseThresholdArg } from '../../src/thresholds/cli.js';
 import { parseEnsure } from '../../src/thresholds/ensure.js';
 import { evaluate, evaluateThreshold, overall } from '../../src/thresholds/evaluate.js';
@@ -8,33 +8,11 @@ import { buildThresholdSet, thresholdsFromConfig } from '../../src/thresholds/se
 import { parseSlo } from '../../src/thresholds/slo.js';
 import type { Threshold, Verdict } from '../../src/thresholds/types.js';
 import { createMetricView, type MetricView } from '../../src/thresholds/view.js';
+import { snapshot, type Run } from './fixtures.js';
 
 beforeAll(async () => {
   await initHistograms();
 });
-
-interface Run {
-  counters?: Record<string, number>;
-  errors?: Record<string, number>;
-  /** Round trips in ms, by request type. */
-  rtt?: Record<string, number[]>;
-  durationMs?: number;
-}
-
-function snapshot(run: Run): MetricsSnapshot {
-  const start = 1_700_000_000_000;
-  const rec = new MetricsRecorder({ startTime: start });
-  for (const [name, v] of Object.entries(run.counters ?? {})) rec.counter(name).value = v;
-  for (const [kind, n] of Object.entries(run.errors ?? {})) rec.error(kind, n);
-  const all = rec.histogram('ws.rtt');
-  for (const [type, values] of Object.entries(run.rtt ?? {})) {
-    const h = rec.histogram(`ws.rtt.${type}`, all);
-    for (const ms of values) h.record(ms * 1000);
-  }
-  const s = rec.snapshot(start + (run.durationMs ?? 1000));
-  rec.destroy();
-  return s;
-}
 
 /** n values: 98 % at `low`, 2 % at `high` — so p95 = low and p99 = high. */
 const spread = (low: number, high: number, n = 1000): number[] => [...Array<number>(n * 0.98).fill(low), ...Array<number>(n * 0.02).fill(high)];

@@ -1,34 +1,22 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initHistograms, MetricsRecorder, type MetricsSnapshot } from '../../src/metrics/index.js';
+import { initHistograms, type MetricsSnapshot } from '../../src/metrics/index.js';
 import { defaultThresholds } from '../../src/thresholds/defaults.js';
 import { evaluate, evaluateThreshold, overall } from '../../src/thresholds/evaluate.js';
 import { buildThresholdSet } from '../../src/thresholds/set.js';
 import type { Threshold, Verdict } from '../../src/thresholds/types.js';
 import { createMetricView, type ViewContext } from '../../src/thresholds/view.js';
+import { snapshot as runSnapshot, type Run as RunSpec } from './fixtures.js';
 
 beforeAll(async () => {
   await initHistograms();
 });
 
-interface Run {
-  counters?: Record<string, number>;
-  errors?: Record<string, number>;
+type Run = Omit<RunSpec, 'gauges' | 'rtt'> & {
   /** Round trips in ms (recorded as ws.rtt.ping, and so in ws.rtt). */
   rtt?: number[];
-  durationMs?: number;
-}
+};
 
-function snapshot(run: Run): MetricsSnapshot {
-  const start = 1_700_000_000_000;
-  const rec = new MetricsRecorder({ startTime: start });
-  for (const [name, v] of Object.entries(run.counters ?? {})) rec.counter(name).value = v;
-  for (const [kind, n] of Object.entries(run.errors ?? {})) rec.error(kind, n);
-  const ping = rec.histogram('ws.rtt.ping', rec.histogram('ws.rtt'));
-  for (const ms of run.rtt ?? []) ping.record(ms * 1000);
-  const s = rec.snapshot(start + (run.durationMs ?? 1000));
-  rec.destroy();
-  return s;
-}
+const snapshot = (run: Run): MetricsSnapshot => runSnapshot({ ...run, rtt: { ping: run.rtt ?? [] } });
 
 /** 1000 round trips whose p50, p95 and p99 are the given values (ranks 500, 950, 990). */
 function latencies(p50: number, p95: number, p99: number): number[] {

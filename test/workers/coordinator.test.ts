@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { StressOptions, StressProgress } from '../../src/engine/stress.js';
 import { decodeHistogram, initHistograms, type IntervalSample } from '../../src/metrics/index.js';
 import { summarizeRun } from '../../src/report/run-summary.js';
@@ -13,20 +13,14 @@ import { summarizeStress } from '../../src/report/stress-summary.js';
 import { runScriptDistributed, runStressDistributed } from '../../src/workers/coordinator.js';
 import { parseLocalAddresses } from '../../src/workers/plan.js';
 import { CRASH_HOOK_ENV } from '../../src/workers/protocol.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { clientSocketsTo, startRecordingServer, type RecordingServer } from './helpers.js';
 
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const { track } = closeAfterEach();
 const dir = mkdtempSync(join(tmpdir(), 'wsload-workers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function server(): Promise<RecordingServer> {
-  const s = await startRecordingServer();
-  closers.push(() => s.close());
-  return s;
-}
+const server = (): Promise<RecordingServer> => track(startRecordingServer());
 
 const stressOptions = (url: string, o: Partial<StressOptions> = {}): StressOptions => ({
   url,

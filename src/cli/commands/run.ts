@@ -5,13 +5,10 @@
  * exit code.
  */
 import type { Command } from 'commander';
-import { UNREACHABLE_KINDS } from '../../engine/connection.js';
 import type { RunResult } from '../../engine/run.js';
 import { runScriptDistributed } from '../../workers/coordinator.js';
 import { parseWorkers } from '../workers-option.js';
-import { RunMetric } from '../../engine/vu.js';
 import { readOpenFileLimit } from '../../workers/limits.js';
-import { diagnoseConnectFailure, fdLimitNote, targetLostLine } from '../diagnose.js';
 import { usageError, WsloadError } from '../../errors.js';
 import { buildRunJson } from '../../report/run-json.js';
 import { summarizeRun, type RunSummary } from '../../report/run-summary.js';
@@ -25,6 +22,7 @@ import type { BaseReport } from '../../report/document.js';
 import type { RunningServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
 import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
+import { endOnOutcome, runOutcome } from '../outcome.js';
 import { addLiveOptions, resolveLiveFlags, runLiveMeta, startLive, type Live, type LiveFlags } from '../live.js';
 
 export interface RunFlags extends GateFlags, LiveFlags {
@@ -84,15 +82,6 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (script: string, flags: RunFlags) => {
       await runCommand(script, flags, ctx, program.version() ?? '0.0.0');
     });
-}
-
-/** True when no user connected and every handshake failure says the target could not be reached. */
-function isUnreachable(s: RunSummary): boolean {
-  const c = s.connections;
-  if (c.attempted === 0 || c.successful > 0) return false;
-  let unreachable = 0;
-  for (const kind of UNREACHABLE_KINDS) unreachable += s.errors[kind] ?? 0;
-  return unreachable === c.failed;
 }
 
 function plural(n: number, word: string): string {
@@ -206,10 +195,8 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
 
   const summary = summarizeRun(result);
   const target = result.target;
-  const unreachable = !result.aborted && isUnreachable(summary);
-  const noneConnected = !result.aborted && !unreachable && summary.connections.attempted > 0 && summary.connections.successful === 0;
-  // The target went away mid-run (src/engine/target-watch.ts): partial, and exit 1 (docs/exit-codes.md).
-  const targetLost = !result.aborted && !unreachable && (result.snapshot.counters[RunMetric.targetLost] ?? 0) > 0;
+  const outcome = runOutcome(result.aborted, summary, result.snapshot);
+  const { unreachable, noneConnected, targetLost } = outcome;
   const scenarios = plan.scenarios.map((s) => ({ name: s.name, weight: s.weight }));
   // Unreachable: one clear line and no summary (main prints the error).
   if (!unreachable) {
@@ -238,22 +225,15 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     runFailed: noneConnected || targetLost,
   }, ctx));
 
-  // One clear line for why connections failed (DNS, TLS, wrong path, subprotocol…), with the fix.
-  const first = result.firstConnectError;
-  const diagnosis = first === undefined ? undefined : diagnoseConnectFailure(first.kind, first.message, { command: 'run', url: target });
-  if (unreachable) {
-    const reason = diagnosis?.message ?? first?.message ?? 'no connection could be opened';
-    const hint = diagnosis?.hint ?? (server === undefined ? 'is the server running? try --serve' : undefined);
-    throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${target ?? 'the target'}: ${reason}`, hint === undefined ? {} : { hint });
-  }
-  if (noneConnected) {
-    const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${runErrorLabel(k)}: ${n}`);
-    // With a diagnosis, the line says what and how to fix it (the counts are in the summary above).
-    throw new WsloadError('WSLOAD_RUN_FAILED', diagnosis ? `no virtual user could connect: ${diagnosis.message}` : `no virtual user could connect (${kinds.join(', ')})`,
-      diagnosis?.hint === undefined ? {} : { hint: diagnosis.hint });
-  }
-  const fdFailed = summary.errors.fd_limit ?? 0;
-  if (fdFailed > 0) ctx.stderr.write(`warning: ${fdLimitNote(fdFailed, readOpenFileLimit()?.soft)}\n`);
-  if (targetLost) throw new WsloadError('WSLOAD_RUN_FAILED', targetLostLine(summary.errors, runErrorLabel));
+  endOnOutcome(outcome, summary, {
+    command: 'run',
+    url: target,
+    targetName: target ?? 'the target',
+    served: server !== undefined,
+    firstConnectError: result.firstConnectError,
+    noneConnectedLine: 'no virtual user could connect',
+    errorLabel: runErrorLabel,
+    fdLimit: readOpenFileLimit()?.soft,
+  }, ctx);
   ctx.setExitCode(exitCode);
 }

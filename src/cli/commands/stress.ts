@@ -4,14 +4,13 @@
  * prints the summary block, writes the JSON report and decides the exit code.
  */
 import type { Command } from 'commander';
-import { UNREACHABLE_KINDS } from '../../engine/connection.js';
-import { offeredRate, StressMetric, type StressOptions } from '../../engine/stress.js';
+import { offeredRate, type StressOptions } from '../../engine/stress.js';
 import { runStressDistributed, type DistributedStressResult } from '../../workers/coordinator.js';
 import { parseLocalAddresses } from '../../workers/plan.js';
 import { parseWorkers } from '../workers-option.js';
 import { readOpenFileLimit } from '../../workers/limits.js';
-import { checkFdBudget, diagnoseConnectFailure, fdLimitNote, targetLostLine } from '../diagnose.js';
-import { ExitCode, usageError, WsloadError } from '../../errors.js';
+import { checkFdBudget } from '../diagnose.js';
+import { usageError, WsloadError } from '../../errors.js';
 import { buildStressJson, type StressJsonOptions } from '../../report/stress-json.js';
 import { summarizeStress, type StressSummary } from '../../report/stress-summary.js';
 import { errorLabel, formatStressText } from '../../report/stress-text.js';
@@ -21,6 +20,7 @@ import type { BaseReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
 import { resolveRateFlags } from '../rate-options.js';
 import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
+import { endOnOutcome, runOutcome } from '../outcome.js';
 import { addLiveOptions, resolveLiveFlags, startLive, stressLiveMeta, type Live, type LiveFlags } from '../live.js';
 
 /** The seed's test modes. */
@@ -236,15 +236,6 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
-/** True when nothing connected and every failure says the target could not be reached at all. */
-function isUnreachable(s: StressSummary): boolean {
-  const c = s.connections;
-  if (c.attempted === 0 || c.successful > 0) return false;
-  let unreachable = 0;
-  for (const kind of UNREACHABLE_KINDS) unreachable += s.errors[kind] ?? 0;
-  return unreachable === c.failed;
-}
-
 /**
  * Did the run do less than planned (docs/stress.md, "Partial runs")? Interrupted, or a connection
  * could not open or was lost, so fewer than C × M requests went out.
@@ -317,10 +308,8 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
   }
 
   const summary = summarizeStress(result.snapshot);
-  const unreachable = !result.aborted && isUnreachable(summary);
-  const noneSucceeded = !result.aborted && !unreachable && summary.connections.successful === 0 && summary.connections.attempted > 0;
-  // The target went away mid-run (src/engine/target-watch.ts): partial, and exit 1 (docs/exit-codes.md).
-  const targetLost = !result.aborted && !unreachable && (result.snapshot.counters[StressMetric.targetLost] ?? 0) > 0;
+  const outcome = runOutcome(result.aborted, summary, result.snapshot);
+  const { unreachable, noneConnected, targetLost } = outcome;
   // Unreachable: one clear line and no summary (main prints the error).
   if (!unreachable) gate.summaryStream.write(formatStressText(summary, { interrupted: result.aborted }));
   const options: StressJsonOptions = { ...o, url, preset: plan.preset ?? null, serve: plan.serve };
@@ -339,25 +328,18 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
     interrupted: result.aborted,
     ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
     unreachable,
-    runFailed: noneSucceeded || targetLost,
+    runFailed: noneConnected || targetLost,
   }, ctx));
 
-  // One clear line for why connections failed (DNS, TLS, wrong path, subprotocol…), with the fix.
-  const first = result.firstConnectError;
-  const diagnosis = first === undefined ? undefined : diagnoseConnectFailure(first.kind, first.message, { command: 'stress', url });
-  if (unreachable) {
-    const reason = diagnosis?.message ?? first?.message ?? 'no connection could be opened';
-    const hint = diagnosis?.hint ?? (server === undefined ? 'is the server running? try --serve' : undefined);
-    throw new WsloadError('WSLOAD_UNREACHABLE', `cannot connect to ${url}: ${reason}`, hint === undefined ? {} : { hint });
-  }
-  if (noneSucceeded) {
-    const kinds = Object.entries(summary.errors).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${errorLabel(k)}: ${n}`);
-    // With a diagnosis, the line says what and how to fix it (the counts are in the summary above).
-    throw new WsloadError('WSLOAD_RUN_FAILED', diagnosis ? `no connection succeeded: ${diagnosis.message}` : `no connection succeeded (${kinds.join(', ')})`,
-      diagnosis?.hint === undefined ? {} : { hint: diagnosis.hint });
-  }
-  const fdFailed = summary.errors.fd_limit ?? 0;
-  if (fdFailed > 0) ctx.stderr.write(`warning: ${fdLimitNote(fdFailed, fdLimit)}\n`);
-  if (targetLost) throw new WsloadError('WSLOAD_RUN_FAILED', targetLostLine(summary.errors, errorLabel));
+  endOnOutcome(outcome, summary, {
+    command: 'stress',
+    url,
+    targetName: url,
+    served: server !== undefined,
+    firstConnectError: result.firstConnectError,
+    noneConnectedLine: 'no connection succeeded',
+    errorLabel,
+    fdLimit,
+  }, ctx);
   ctx.setExitCode(exitCode);
 }

@@ -1,0 +1,84 @@
+/**
+ * The correlation id of a reply, read from its bytes before any JSON.parse: the hot path of both
+ * engines (`run`'s inbox, `stress`' sessions), ../shared/PERF-NOTES.md. Pure.
+ */
+
+/** readTopLevelId: the key is not at the top level of the message. */
+export const NO_ID = -1;
+/** readTopLevelId: the key is there but its value is not a plain integer (a string id): parse. */
+export const ODD_ID = -2;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** JSON whitespace. */
+export function isSpace(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/**
+ * The non-negative integer value of `key` (the quoted JSON key, e.g. `"id"` as bytes) at the top level
+ * of a JSON object text, without parsing it. A nested `"id"` or a string value `"id"` is skipped: only a
+ * key at depth 1 followed by `:` counts. Returns NO_ID when there is no such key (or its value is null,
+ * negative, fractional), ODD_ID when the value is a string (the caller parses, once).
+ */
+export function readTopLevelId(buf: Buffer, key: Buffer): number {
+  let at = buf.indexOf(key);
+  if (at < 0) return NO_ID;
+  const n = buf.length;
+  let depth = 0;
+  let i = 0;
+  while (i < n) {
+    if (at < i) {
+      at = buf.indexOf(key, i);
+      if (at < 0) return NO_ID;
+    }
+    const c = buf[i]!;
+    if (c === QUOTE) {
+      if (i === at && depth === 1) {
+        let j = i + key.length;
+        while (j < n && isSpace(buf[j])) j++;
+        if (buf[j] === 0x3a /* : */) return readIdValue(buf, j + 1);
+      }
+      // Skip the string, escapes included.
+      i++;
+      while (i < n && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    i++;
+  }
+  return NO_ID;
+}
+
+function readIdValue(buf: Buffer, from: number): number {
+  const n = buf.length;
+  let i = from;
+  while (i < n && isSpace(buf[i])) i++;
+  if (buf[i] === QUOTE) return ODD_ID;
+  let id = 0;
+  let digits = 0;
+  for (; i < n; i++) {
+    const c = buf[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    id = id * 10 + (c - 0x30);
+    digits++;
+  }
+  if (digits === 0 || digits > 15) return NO_ID;
+  // A number like 5.0 or 5e3 is not one of our ids.
+  if (i < n && (buf[i] === 0x2e || buf[i] === 0x65 || buf[i] === 0x45)) return NO_ID;
+  return id;
+}
+
+const ID_KEY = Buffer.from('"id"');
+
+/**
+ * `stress`' fast path: the top-level `"id"` of a reply as a non-negative integer, or -1 when there is
+ * none or it is not a plain integer (a string id too: the caller then falls back to JSON.parse).
+ */
+export function readReplyId(buf: Buffer): number {
+  const id = readTopLevelId(buf, ID_KEY);
+  return id === ODD_ID ? NO_ID : id;
+}
