@@ -17,7 +17,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { bin, machineInfo, median, procCpuSec, root, runMeasured, sourceState, startServer, tmp, writeSections } from './lib.mjs';
+import { bin, machineInfo, median, procCpuSec, root, runMeasured, sourceState, startServer, tmp, writeSections, wsloadCmd } from './lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 5);
@@ -104,10 +104,10 @@ const TOOLS = [
     reports: 'its own percentiles (sorted array)',
   },
   {
-    key: 'stress', label: 'wsload stress', cmd: `node bin/wsload.js stress --url URL -c ${C} -m ${M} --quiet --json FILE`,
+    key: 'stress', label: 'wsload stress', cmd: `${wsloadCmd} stress --url URL -c ${C} -m ${M} --quiet --json FILE`,
     run: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', String(C), '-m', String(M), '--quiet', '--json', f] }),
     empty: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', '1', '-m', '1', '--quiet', '--json', f] }),
-    emptyCmd: 'node bin/wsload.js stress --url URL -c 1 -m 1 --quiet --json FILE',
+    emptyCmd: `${wsloadCmd} stress --url URL -c 1 -m 1 --quiet --json FILE`,
     parse(r, f, want) {
       const j = JSON.parse(readFileSync(f, 'utf8'));
       return { roundTrips: j.messages.received, expected: j.messages.received === want, perSecond: j.messages.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
@@ -116,10 +116,10 @@ const TOOLS = [
     note: 'sends pings and agent messages alternately (ids 1…M), then a disconnect per connection',
   },
   {
-    key: 'run', label: 'wsload run (ping script)', cmd: `node bin/wsload.js run bench/scripts/ping.yml -t URL --quiet --json FILE`,
+    key: 'run', label: 'wsload run (ping script)', cmd: `${wsloadCmd} run bench/scripts/ping.yml -t URL --quiet --json FILE`,
     run: (url, f) => ({ args: [bin, 'run', pingYml, '-t', url, '--quiet', '--json', f] }),
     empty: (url, f) => ({ args: [bin, 'run', emptyYml, '-t', url, '--quiet', '--json', f] }),
-    emptyCmd: 'node bin/wsload.js run bench/scripts/empty.yml -t URL --quiet --json FILE',
+    emptyCmd: `${wsloadCmd} run bench/scripts/empty.yml -t URL --quiet --json FILE`,
     parse(r, f, want) {
       const j = JSON.parse(readFileSync(f, 'utf8'));
       return { roundTrips: j.messages.replied, expected: j.messages.replied === want && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
@@ -127,10 +127,10 @@ const TOOLS = [
     reports: 'HDR `ws.rtt.ping` per message',
   },
   {
-    key: 'ymera', label: 'wsload run (seed scenario)', cmd: `node bin/wsload.js run ymera-fixed.yml -t URL --quiet --json FILE`,
+    key: 'ymera', label: 'wsload run (seed scenario)', cmd: `${wsloadCmd} run ymera-fixed.yml -t URL --quiet --json FILE`,
     run: (url, f) => ({ args: [bin, 'run', ymera.file, '-t', url, '--quiet', '--json', f] }),
     empty: (url, f) => ({ args: [bin, 'run', ymeraEmpty.file, '-t', url, '--quiet', '--json', f] }),
-    emptyCmd: 'node bin/wsload.js run ymera-empty.yml -t URL --quiet --json FILE',
+    emptyCmd: `${wsloadCmd} run ymera-empty.yml -t URL --quiet --json FILE`,
     parse(r, f, want) {
       const j = JSON.parse(readFileSync(f, 'utf8'));
       return { roundTrips: j.messages.replied, expected: j.messages.replied === want && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
@@ -301,7 +301,7 @@ const compareText = `## Comparison: ${C} connections × ${M.toLocaleString('en-U
 
 Command: \`npm run bench\` (this section: \`npm run bench:compare\`; BENCH_ROUNDS=${ROUNDS})
 Machine: ${machineLine}. Source: ${src}. Measured: ${when}.
-Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`), CPU = user + system time of the client and everything it started, from the kernel via GNU time (\`/usr/bin/time\`, wait4; Artillery's worker thread is inside its process); peak RSS = the client process's own, from \`process.resourceUsage()\` at its exit (bench/measure.mjs, preloaded through NODE_OPTIONS). Node processes per client run: ${[...new Set(rounds.flatMap((r) => TOOLS.map((t) => `${t.key} ${r[t.key].processes}`)))].join(', ')}. Exit 3 (a default threshold crossed) is accepted when the report shows all the work done. Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
+Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`); wsload started as \`${wsloadCmd}\`, the node flags of its launcher's \`#!/usr/bin/env -S node …\` line, as \`wsload\` and \`npx wsload\` apply them (plain \`node bin/wsload.js\` would not). CPU = user + system time of the client and everything it started, from the kernel via GNU time (\`/usr/bin/time\`, wait4; Artillery's worker thread is inside its process); peak RSS = the client process's own, from \`process.resourceUsage()\` at its exit (bench/measure.mjs, preloaded through NODE_OPTIONS). Node processes per client run: ${[...new Set(rounds.flatMap((r) => TOOLS.map((t) => `${t.key} ${r[t.key].processes}`)))].join(', ')}. Exit 3 (a default threshold crossed) is accepted when the report shows all the work done. Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
 **Machine load:** the 1-minute load average before each run was ${loadRange} (this bench's own server + client account for ≤ 2 on ${m.cores} cores; more means other work shared the cores, and absolute times and rates suffer; ratios within a round much less).
 Rounds: ${ROUNDS}; in each, every client runs once, in an order that rotates round by round; ratios are taken within a round, then the median over rounds. A run that did not complete all its round trips is marked and left out.
 
@@ -364,7 +364,7 @@ Command: \`npm run bench\` (this section: \`npm run bench:compare\`). Machine: $
 ${[1000, 5000].map((n) => `| ${n.toLocaleString('en-US')} | ${mh(n, (j) => j.open)} | ${mh(n, (j) => j.rssBeforeMiB)} → ${mh(n, (j) => j.rssAfterMiB)} | ${f2(mh(n, (j) => j.rssKBPerConnection))} | ${f2(mh(n, (j) => j.heapKBPerConnection))} |`).join('\n')}
 
 Marginal cost between 1,000 and 5,000 (the fixed part of the heap's growth cancels out): **${f2(marginalKB)} KB of RSS per open connection** (client side; the kernel's socket buffers are not in RSS).
-Cross-check with the whole command: \`stress -c N -m 0\` (every connection open at once, then the disconnects) peaks at ${f2(ms1)} MiB for 1,000 and ${f2(ms5)} MiB for 5,000: ${f2(((ms5 - ms1) * 1024) / 4000)} KB per connection of peak RSS, session state and handshake garbage included (medians of 3).
+Cross-check with the whole command: \`${wsloadCmd} stress -c N -m 0\` (every connection open at once, then the disconnects) peaks at ${f2(ms1)} MiB for 1,000 and ${f2(ms5)} MiB for 5,000: ${f2(((ms5 - ms1) * 1024) / 4000)} KB per connection of peak RSS, session state and handshake garbage included (medians of 3).
 `;
 
 const file = writeSections([

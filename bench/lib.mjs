@@ -9,6 +9,14 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const bin = join(root, 'bin', 'wsload.js');
+/**
+ * The node flags bin/wsload.js's shebang (`#!/usr/bin/env -S node …`) gives wsload when a user runs
+ * it (`wsload …`, `npx wsload …`): `runMeasured` passes them to every wsload client it starts, so the
+ * bench measures wsload as users run it, under the bench's own node (`process.execPath`).
+ */
+export const binNodeFlags = (/^#!\S*env -S \S*node\b(.*)$/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0])?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+/** How the method lines name a wsload client's launch: `node --max-semi-space-size=… bin/wsload.js`. */
+export const wsloadCmd = ['node', ...binNodeFlags, 'bin/wsload.js'].join(' ');
 export const measure = join(root, 'bench', 'measure.mjs');
 export const tmp = mkdtempSync(join(tmpdir(), 'wsload-bench-'));
 const twoCores = cpus().length >= 2;
@@ -59,7 +67,10 @@ const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 export async function runMeasured(scriptArgs, { env = {}, core = 1, timeoutMs = 120_000 } = {}) {
   const usageFile = join(tmp, `usage-${process.pid}-${seq}.json`);
   const timeFile = join(tmp, `time-${process.pid}-${seq++}.txt`);
-  const [pcmd, pargs] = pinned(core, process.execPath, scriptArgs);
+  // A wsload client gets its launcher's node flags, placed before the script as the shebang does.
+  const at = scriptArgs.indexOf(bin);
+  const nodeArgs = at < 0 ? scriptArgs : [...scriptArgs.slice(0, at), ...binNodeFlags, ...scriptArgs.slice(at)];
+  const [pcmd, pargs] = pinned(core, process.execPath, nodeArgs);
   const [cmd, args] = gnuTime ? [gnuTime, ['-f', '%e %U %S %M', '-o', timeFile, pcmd, ...pargs]] : [pcmd, pargs];
   const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import=${measure}`.trim();
   const t0 = process.hrtime.bigint();

@@ -1,15 +1,15 @@
 /**
  * What `stress` and `run` share once a run has a snapshot: judge it by thresholds, print the
  * verdicts, write every report asked for (JSON, HTML, JUnit, Markdown, $GITHUB_STEP_SUMMARY) from the
- * same final document, and decide the exit code. Also the flags that go with it, and the embedded
- * reference server both commands start for `--serve`.
+ * same final document, and decide the exit code. Also the embedded reference server both commands
+ * start for `--serve`. The flags are in ./gate-options.ts (re-exported here): commands register them
+ * without loading this module, which their actions import when they run.
  */
-import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { IntervalAccumulator, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { enrichReport, type BaseReport, type WsloadReport } from '../report/document.js';
 import { checkReportTargets, writeReports, type ReportTargets } from '../report/write.js';
-import { startServer, type RunningServer } from '../server/index.js';
+import type { RunningServer } from '../server/index.js';
 import {
   buildThresholdSet,
   createAbortWatcher,
@@ -24,33 +24,9 @@ import {
   type ViewContext,
 } from '../thresholds/index.js';
 import type { CliContext } from './context.js';
+import type { GateFlags } from './gate-options.js';
 
-/** Flags added by `addGateOptions`. */
-export interface GateFlags {
-  json?: string;
-  output?: string;
-  html?: string;
-  junit?: string;
-  markdown?: string;
-  threshold?: string[];
-  strict?: boolean;
-  defaultThresholds?: boolean;
-}
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** The report and threshold flags, identical on every command that runs load. */
-export function addGateOptions(cmd: Command): Command {
-  return cmd
-    .option('-o, --output <file>', 'write the JSON report to <file> (same as --json; - for stdout)')
-    .option('--json <file>', 'write the JSON report to <file> (- for stdout; the summary then goes to stderr)')
-    .option('--html <file>', 'write a self-contained HTML report (charts, verdicts) to <file>')
-    .option('--junit <file>', 'write JUnit XML to <file>: one test case per threshold')
-    .option('--markdown <file>', 'write a Markdown summary to <file> (also appended to $GITHUB_STEP_SUMMARY when set)')
-    .option('--threshold <expr>', "judge the run by EXPR, e.g. 'ws.rtt.p99<100' or 'warning:ws.rtt.p95<50' (repeatable; docs/thresholds.md)", collect)
-    .option('--strict', 'warnings fail the run too (exit 3)')
-    .option('--default-thresholds', "also apply the seed's performance targets when thresholds are declared");
-}
+export { addGateOptions, type GateFlags } from './gate-options.js';
 
 export interface Gate {
   set: ThresholdSet;
@@ -167,6 +143,8 @@ export function watchAbort(gate: Gate, abort: AbortController, view: ViewContext
  * The embedded reference server for `--serve`: loopback, a free port, and no limits that a load
  * test would trip over (the defaults protect a real deployment, not a benchmark target).
  */
-export function startEmbeddedServer(): Promise<RunningServer> {
+export async function startEmbeddedServer(): Promise<RunningServer> {
+  // Loaded only for --serve: the server brings prom-client and its own modules.
+  const { startServer } = await import('../server/index.js');
   return startServer({ host: '127.0.0.1', port: 0, maxConnections: 1_000_000, rateLimit: 0, idleTimeoutMs: 0 });
 }

@@ -1,8 +1,10 @@
 /**
  * Watching a run, for `stress` and `run`: the flags (`--dashboard [port]`, `--dashboard-host`,
- * `--open`, `--dashboard-linger`) and `startLive`, which wires the engines' interval samples into one
- * `LiveFeed` and from there to the terminal (a status area on a TTY, a line every 10 s otherwise,
- * nothing with --quiet) and to the web dashboard, then shows the final report and lingers.
+ * `--open`, `--dashboard-linger`) and `startLive`, which wires the engines' interval samples to the
+ * terminal (a status area on a TTY, a line every 10 s otherwise, nothing with --quiet) and, with
+ * --dashboard, through one `LiveFeed` to the web dashboard, which then shows the final report and
+ * lingers. Without a dashboard no feed is kept: a `LiveTracker` computes only the frames shown, and
+ * with --quiet nothing is done per interval. The dashboard's modules are loaded only when asked for.
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
@@ -13,8 +15,8 @@ import { formatDurationMs, parseDurationMs } from '../scenario/duration.js';
 import type { ScriptPlan } from '../scenario/types.js';
 import { compilePlan } from '../schedule/phases.js';
 import type { ThresholdSet, ViewContext } from '../thresholds/index.js';
-import { startDashboard, type Dashboard } from '../live/dashboard.js';
-import { LiveFeed, type LiveMeta } from '../live/feed.js';
+import type { Dashboard } from '../live/dashboard.js';
+import type { LiveMeta } from '../live/feed.js';
 import { lineView, ttyView, type LiveView } from '../live/terminal.js';
 import type { CliContext } from './context.js';
 
@@ -125,15 +127,18 @@ export interface Live {
 }
 
 /**
- * Start watching a run: the feed, the terminal view and (when asked) the dashboard, whose URL is
+ * Start watching a run: the terminal view and (when asked) the feed and the dashboard, whose URL is
  * printed at once — even with --quiet, since there is no other way to find a free port.
  */
 export async function startLive(ctx: CliContext, dashboardSettings: DashboardSettings | undefined, input: LiveInput): Promise<Live> {
-  const feed = new LiveFeed(input.meta, { thresholds: input.thresholds, ...(input.view ? { view: input.view } : {}) });
   const stderr = ctx.stderr as CliContext['stderr'] & { columns?: number };
   const view: LiveView | undefined = input.quiet ? undefined
     : stderr.isTTY ? ttyView(stderr, { color: ctx.color })
       : lineView(stderr, { everyMs: input.lineEveryMs ?? LINE_EVERY_MS });
+  if (dashboardSettings === undefined) return watchInTerminal(ctx, view, input);
+
+  const [{ LiveFeed }, { startDashboard }] = await Promise.all([import('../live/feed.js'), import('../live/dashboard.js')]);
+  const feed = new LiveFeed(input.meta, { thresholds: input.thresholds, ...(input.view ? { view: input.view } : {}) });
   const unsubscribe = feed.subscribe((e) => {
     if (e.type !== 'end') view?.update(feed.state());
   });
@@ -145,26 +150,24 @@ export async function startLive(ctx: CliContext, dashboardSettings: DashboardSet
     feed.stopping();
   });
 
-  if (dashboardSettings !== undefined) {
-    try {
-      dashboard = await startDashboard({
-        feed,
-        host: dashboardSettings.host,
-        port: dashboardSettings.port,
-        version: input.version,
-        onStop: () => ctx.interrupt('SIGINT'),
-      });
-    } catch (err) {
-      unsubscribe();
-      feed.close();
-      const e = err as NodeJS.ErrnoException;
-      const where = `${dashboardSettings.host}:${dashboardSettings.port}`;
-      throw usageError(`--dashboard cannot listen on ${where}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message}`,
-        e.code === 'EADDRINUSE' ? 'give another port, or none for a free one' : undefined);
-    }
-    stderr.write(`dashboard: ${dashboard.url}\n`);
-    if (dashboardSettings.open) openBrowser(dashboard.url, ctx.env, (line) => stderr.write(line));
+  try {
+    dashboard = await startDashboard({
+      feed,
+      host: dashboardSettings.host,
+      port: dashboardSettings.port,
+      version: input.version,
+      onStop: () => ctx.interrupt('SIGINT'),
+    });
+  } catch (err) {
+    unsubscribe();
+    feed.close();
+    const e = err as NodeJS.ErrnoException;
+    const where = `${dashboardSettings.host}:${dashboardSettings.port}`;
+    throw usageError(`--dashboard cannot listen on ${where}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message}`,
+      e.code === 'EADDRINUSE' ? 'give another port, or none for a free one' : undefined);
   }
+  stderr.write(`dashboard: ${dashboard.url}\n`);
+  if (dashboardSettings.open) openBrowser(dashboard.url, ctx.env, (line) => stderr.write(line));
   view?.update(feed.state());
 
   let runEnded = false;
@@ -181,7 +184,7 @@ export async function startLive(ctx: CliContext, dashboardSettings: DashboardSet
 
   /** Until the linger time has passed, the page's Close button, or Ctrl-C. */
   const linger = async (d: Dashboard): Promise<void> => {
-    const ms = dashboardSettings?.lingerMs ?? (stderr.isTTY && !bySignal ? Infinity : 0);
+    const ms = dashboardSettings.lingerMs ?? (stderr.isTTY && !bySignal ? Infinity : 0);
     if (ms <= 0) return;
     const report = `${d.url}report.html`;
     stderr.write(ms === Infinity
@@ -232,6 +235,60 @@ export async function startLive(ctx: CliContext, dashboardSettings: DashboardSet
         await close();
       }
       return result;
+    },
+    close,
+  };
+}
+
+/**
+ * No dashboard: the terminal view only, fed by a `LiveTracker` that builds a frame only when the
+ * view will show it. With --quiet (no view) the engines' samples are not looked at.
+ */
+async function watchInTerminal(ctx: CliContext, view: LiveView | undefined, input: LiveInput): Promise<Live> {
+  const stderr = ctx.stderr;
+  let runEnded = false;
+  let onInterval: (sample: IntervalSample) => void = () => {};
+  let close = async (): Promise<void> => {};
+  if (view !== undefined) {
+    const { LiveTracker } = await import('../live/feed.js');
+    const tracker = new LiveTracker(input.meta, { thresholds: input.thresholds, ...(input.view ? { view: input.view } : {}) });
+    const show = (): void => {
+      if (view.due?.(tracker.elapsedMs) ?? true) view.update(tracker.state());
+    };
+    onInterval = (sample) => {
+      tracker.add(sample);
+      show();
+    };
+    void ctx.interrupted.then(() => {
+      if (runEnded || tracker.status !== 'running') return;
+      tracker.stopping();
+      show();
+    });
+    close = async () => {
+      view.close();
+      tracker.close();
+    };
+    view.update(tracker.state());
+  }
+  const endRun = (): void => {
+    runEnded = true;
+    view?.close();
+  };
+  return {
+    onInterval: (sample) => onInterval(sample),
+    log(line) {
+      if (view !== undefined && !runEnded) view.log(line);
+      else stderr.write(line.endsWith('\n') ? line : `${line}\n`);
+    },
+    endRun,
+    async finish(pending) {
+      try {
+        const result = await pending;
+        endRun();
+        return result;
+      } finally {
+        await close();
+      }
     },
     close,
   };

@@ -6,7 +6,9 @@
  *
  * Hot path (../shared/PERF-NOTES.md): the reply's id is read from the Buffer before any JSON.parse;
  * pending requests sit in typed-array slots indexed by `id & mask` (ids are a per-connection counter);
- * JSON is parsed lazily, at most once per message, and only when a matcher needs it.
+ * JSON is parsed lazily, at most once per message, and only when a matcher needs it — a `$.<field>`
+ * matcher reads the field from the bytes (../scenario/jsonpath.ts scanTopLevel) and needs no parse. A
+ * send awaiting its reply is a callback (expectId), not a promise: nothing is allocated per wait.
  */
 import type { Counter, HistogramHandle } from '../metrics/index.js';
 import { matchesAll, type Expectation, type InboundMessage, type Vars } from '../scenario/index.js';
@@ -85,6 +87,11 @@ export class ReceivedMessage implements InboundMessage {
     if (this.jsonValue === UNPARSED) this.jsonValue = parseJson(this.data, this.isBinary ? undefined : this.text);
     return this.jsonValue;
   }
+
+  /** A text frame's bytes while it is unparsed: `$.<field>` matchers read them without a parse. */
+  get bytes(): Buffer | undefined {
+    return this.isBinary || this.jsonValue !== UNPARSED ? undefined : this.data;
+  }
 }
 
 function parseJson(data: Buffer, text: string | undefined): unknown {
@@ -110,6 +117,28 @@ function idFromJson(json: unknown, field: string): number {
 }
 
 const ERROR_TOKEN = Buffer.from('"error"');
+
+/** Whether `"error"` occurs in the bytes (the cheap test before serverErrorKind parses). */
+function hasErrorToken(data: Buffer): boolean {
+  const n = data.length;
+  // A native indexOf costs more than walking a short message.
+  if (n > 256) return data.indexOf(ERROR_TOKEN) !== -1;
+  const last = n - 7;
+  for (let i = 0; i <= last; i++) {
+    if (
+      data[i] === 0x22 &&
+      data[i + 1] === 0x65 &&
+      data[i + 2] === 0x72 &&
+      data[i + 3] === 0x72 &&
+      data[i + 4] === 0x6f &&
+      data[i + 5] === 0x72 &&
+      data[i + 6] === 0x22
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
 
 /** `server_error_<code>` for a `{"type":"error"}` message, else undefined. */
 function serverErrorKind(msg: ReceivedMessage): string | undefined {
@@ -254,7 +283,38 @@ export class Inbox {
 
   /** Wait for the reply to tracked request `id` (a send with capture/match). */
   awaitId(id: number, deadline: number, timeoutMessage: string): Promise<ReceivedMessage> {
-    return this.setWaiter(WAIT_ID, id, undefined, undefined, deadline, REPLY_TIMEOUT, timeoutMessage, undefined, 0);
+    this.assertIdle();
+    return new Promise<ReceivedMessage>((resolve, reject) => {
+      this.expectId(id, deadline, timeoutMessage, resolve, reject);
+    });
+  }
+
+  /**
+   * awaitId without a promise: `onReply` gets the reply (called from onMessage), `onFail` the timeout
+   * (from sweep) or the cancellation (cancelWait), each at most once. The callbacks are the caller's,
+   * made once: nothing is allocated per wait.
+   */
+  expectId(id: number, deadline: number, timeoutMessage: string, onReply: (msg: ReceivedMessage) => void, onFail: (err: VuError) => void): void {
+    this.setWaiter(WAIT_ID, id, undefined, undefined, deadline, REPLY_TIMEOUT, timeoutMessage, undefined, 0, onReply, onFail);
+  }
+
+  /**
+   * A send's wait for the first message after it that satisfies `expect` (awaitMatch without
+   * searching the buffer), with callbacks as expectId. With `hist`, a timed round trip from `sentAt`.
+   */
+  expectMatch(
+    expect: Expectation,
+    vars: Vars,
+    deadline: number,
+    timeoutMessage: string,
+    hist: HistogramHandle | undefined,
+    sentAt: number,
+    onReply: (msg: ReceivedMessage) => void,
+    onFail: (err: VuError) => void,
+  ): void {
+    this.assertIdle();
+    if (hist !== undefined) this.c.correlated.value++;
+    this.setWaiter(WAIT_MATCH, 0, expect, vars, deadline, REPLY_TIMEOUT, timeoutMessage, hist, sentAt, onReply, onFail);
   }
 
   /**
@@ -276,8 +336,11 @@ export class Inbox {
       const found = this.takeFromBuffer(expect, vars);
       if (found !== undefined) return Promise.resolve(found);
     }
+    this.assertIdle();
     if (hist !== undefined) this.c.correlated.value++;
-    return this.setWaiter(WAIT_MATCH, 0, expect, vars, deadline, timeoutKind, timeoutMessage, hist, sentAt);
+    return new Promise<ReceivedMessage>((resolve, reject) => {
+      this.setWaiter(WAIT_MATCH, 0, expect, vars, deadline, timeoutKind, timeoutMessage, hist, sentAt, resolve, reject);
+    });
   }
 
   private setWaiter(
@@ -290,21 +353,25 @@ export class Inbox {
     timeoutMessage: string,
     hist: HistogramHandle | undefined,
     sentAt: number,
-  ): Promise<ReceivedMessage> {
+    resolve: (msg: ReceivedMessage) => void,
+    reject: (err: VuError) => void,
+  ): void {
+    this.assertIdle();
+    this.waitKind = kind;
+    this.waitId = id;
+    this.waitExpect = expect;
+    this.waitVars = vars;
+    this.waitDeadline = deadline;
+    this.waitTimeoutKind = timeoutKind;
+    this.waitTimeoutMessage = timeoutMessage;
+    this.waitHist = hist;
+    this.waitAt = sentAt;
+    this.waitResolve = resolve;
+    this.waitReject = reject;
+  }
+
+  private assertIdle(): void {
     if (this.waitKind !== WAIT_NONE) throw new Error('Inbox: a virtual user waits for one thing at a time');
-    return new Promise<ReceivedMessage>((resolve, reject) => {
-      this.waitKind = kind;
-      this.waitId = id;
-      this.waitExpect = expect;
-      this.waitVars = vars;
-      this.waitDeadline = deadline;
-      this.waitTimeoutKind = timeoutKind;
-      this.waitTimeoutMessage = timeoutMessage;
-      this.waitHist = hist;
-      this.waitAt = sentAt;
-      this.waitResolve = resolve;
-      this.waitReject = reject;
-    });
   }
 
   private clearWaiter(): void {
@@ -364,7 +431,7 @@ export class Inbox {
       if (this.offerToMatchWaiter(data, isBinary, now, msg)) return;
     }
     c.unsolicited.value++;
-    if (!isBinary && data.indexOf(ERROR_TOKEN) !== -1) {
+    if (!isBinary && hasErrorToken(data)) {
       msg ??= new ReceivedMessage(data, false);
       const kind = serverErrorKind(msg);
       if (kind !== undefined) this.host.serverError(kind, this.lastLoc, msg.text);
@@ -381,7 +448,7 @@ export class Inbox {
     this.pending--;
     this.c.replied.value++;
     // An error reply is a reply (its round trip counts) and also an error of its kind.
-    if (data.indexOf(ERROR_TOKEN) !== -1) {
+    if (hasErrorToken(data)) {
       msg ??= new ReceivedMessage(data, false);
       const kind = serverErrorKind(msg);
       if (kind !== undefined) this.host.serverError(kind, this.slotLoc[slot]!, msg.text);

@@ -23,9 +23,12 @@ export function isSpace(c: number | undefined): boolean {
  * negative, fractional), ODD_ID when the value is a string (the caller parses, once).
  */
 export function readTopLevelId(buf: Buffer, key: Buffer): number {
+  const n = buf.length;
+  // Short messages (every ping/pong): one walk comparing the key in place; a native indexOf costs
+  // more than the walk. Longer ones: indexOf skips to the key, and settles a message without it.
+  if (n <= SHORT) return readShort(buf, key, n);
   let at = buf.indexOf(key);
   if (at < 0) return NO_ID;
-  const n = buf.length;
   let depth = 0;
   let i = 0;
   while (i < n) {
@@ -41,6 +44,38 @@ export function readTopLevelId(buf: Buffer, key: Buffer): number {
         if (buf[j] === 0x3a /* : */) return readIdValue(buf, j + 1);
       }
       // Skip the string, escapes included.
+      i++;
+      while (i < n && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    i++;
+  }
+  return NO_ID;
+}
+
+/** Up to this many bytes, readTopLevelId walks without indexOf. */
+const SHORT = 256;
+
+/** readTopLevelId for a short message: the same walk, the key compared where a string starts at depth 1. */
+function readShort(buf: Buffer, key: Buffer, n: number): number {
+  const keyLen = key.length;
+  let depth = 0;
+  let i = 0;
+  while (i < n) {
+    const c = buf[i]!;
+    if (c === QUOTE) {
+      if (depth === 1 && i + keyLen <= n) {
+        let k = 1;
+        while (k < keyLen && buf[i + k] === key[k]) k++;
+        if (k === keyLen) {
+          let j = i + keyLen;
+          while (j < n && isSpace(buf[j])) j++;
+          if (buf[j] === 0x3a /* : */) return readIdValue(buf, j + 1);
+        }
+      }
       i++;
       while (i < n && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
       i++;

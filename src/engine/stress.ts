@@ -6,10 +6,11 @@
  * Rate mode (`rate`): an open loop instead — each connection sends on a fixed schedule whatever the
  * replies, driven by one timer for the run, and round trips count from the intended send time.
  *
- * Hot path (../shared/PERF-NOTES.md): sends are built from prepared string templates, the reply's
- * id is read from the Buffer without JSON.parse, pending requests live in typed arrays, each
- * connection has one message listener bound once, and reply timeouts are found by one periodic
- * sweep instead of a timer per message. Library code: never prints, never exits.
+ * Hot path (../shared/PERF-NOTES.md): each request is written as bytes from prepared templates
+ * into a scratch buffer, which the connection masks into a frame written with one `write` (no
+ * string building, no UTF-8 encoding, no cork + `writev`), the reply's id is read from the Buffer without JSON.parse, pending requests
+ * live in typed arrays, each connection has one message listener bound once, and reply timeouts are
+ * found by one periodic sweep instead of a timer per message. Library code: never prints, never exits.
  */
 import { realClock, type Clock, type TimerHandle } from '../clock.js';
 import { initHistograms, MetricsRecorder, summarizeEncoded, type Counter, type Gauge, type HistogramHandle, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
@@ -55,9 +56,17 @@ export interface StressOptions {
   rate?: number;
   /** What `rate` counts: the whole run (divided among the connections that opened) or each connection. */
   ratePer?: RatePer;
+  /**
+   * What the requests are: `mixed` (the default) alternates pings (odd ids) and agent messages (even
+   * ids), `ping` sends pings only, `agent` agent messages only. Absent: the `WSLOAD_STRESS_MIX`
+   * environment variable when it names one (for benchmarks against a pings-only client), else `mixed`.
+   */
+  mix?: StressMix;
 }
 
 export type RatePer = 'run' | 'connection';
+export type StressMix = 'mixed' | 'ping' | 'agent';
+export const STRESS_MIXES: readonly StressMix[] = ['mixed', 'ping', 'agent'];
 
 /** Sent to `onProgress` once per metrics interval. */
 export interface StressProgress {
@@ -113,7 +122,8 @@ export interface StressResult {
   offeredRatePerSec?: number | undefined;
 }
 
-export type ResolvedStressOptions = Required<StressOptions>;
+/** Every option resolved; `mix` only when it is not the default `mixed` (reports list what was set). */
+export type ResolvedStressOptions = Required<Omit<StressOptions, 'mix'>> & { mix?: 'ping' | 'agent' };
 
 /** Metric names (docs/stress.md). */
 export const StressMetric = {
@@ -193,20 +203,142 @@ export function resolveEngineOptions(o: StressOptions): ResolvedStressOptions {
     intervalMs: o.intervalMs ?? 1000,
     localAddresses: o.localAddresses ?? [],
     holdMs: o.holdMs ?? 0,
+    ...resolveMix(o.mix),
   };
 }
 
-// ---- send templates: JSON built by concatenation, never JSON.stringify ----
-const PING_PREFIX = '{"type":"ping","id":';
-const AGENT_PREFIX = '{"type":"agent_message","id":';
-const AGENT_PAYLOAD = '","payload":{"action":"execute","timestamp":';
-const AGENT_SUFFIX = ',"data":{}}}';
+function resolveMix(mix: StressMix | undefined): { mix?: 'ping' | 'agent' } {
+  const m = mix ?? process.env['WSLOAD_STRESS_MIX'];
+  return m === 'ping' || m === 'agent' ? { mix: m } : {};
+}
+
+// ---- send templates: UTF-8 bytes written into each frame's payload, never JSON.stringify ----
+const PING_PREFIX = Buffer.from('{"type":"ping","id":');
+const AGENT_PREFIX = Buffer.from('{"type":"agent_message","id":');
+const AGENT_PAYLOAD = Buffer.from('","payload":{"action":"execute","timestamp":');
+const AGENT_SUFFIX = Buffer.from(',"data":{}}}');
 const DISCONNECT_PREFIX = '{"type":"disconnect","id":';
 /** Agents addressed round-robin: `agent_0` … `agent_99`. */
 const AGENTS = 100;
+const CLOSE_BRACE = 0x7d;
+
+/** Decimal digits of a non-negative integer. */
+function digitCount(v: number): number {
+  let n = 1;
+  while (v >= 10) {
+    v = Math.floor(v / 10);
+    n++;
+  }
+  return n;
+}
+
+/** Write the `n` decimal digits of `v` at `at`; returns the offset after them. */
+function writeDigits(buf: Buffer, at: number, v: number, n: number): number {
+  const end = at + n;
+  let i = end;
+  do {
+    const q = Math.floor(v / 10);
+    buf[--i] = 0x30 + (v - q * 10);
+    v = q;
+  } while (v > 0);
+  return end;
+}
+
+/**
+ * The agent message's tail from the payload on (`","payload":{…,"timestamp":<ms>,"data":{}}}`):
+ * the same bytes for every message sent within one millisecond, so built once per millisecond.
+ */
+let tailMs = -1;
+let tail: Buffer = Buffer.alloc(0);
+function agentTail(now: number): Buffer {
+  if (now !== tailMs) {
+    const n = digitCount(now);
+    const t = Buffer.allocUnsafe(AGENT_PAYLOAD.length + n + AGENT_SUFFIX.length);
+    t.set(AGENT_PAYLOAD, 0);
+    t.set(AGENT_SUFFIX, writeDigits(t, AGENT_PAYLOAD.length, now, n));
+    tail = t;
+    tailMs = now;
+  }
+  return tail;
+}
+
+/**
+ * Where requests are written before `Connection.sendTextBytes` copies them into their frame: one
+ * buffer for the whole process (sending is synchronous). Large enough for any request: an agent
+ * message with 15-digit ids is under 200 bytes.
+ */
+const scratch = Buffer.allocUnsafe(512);
+
+/** Write `{"type":"ping","id":<id>}` into `buf` from 0; returns its length. */
+export function writePing(buf: Buffer, id: number): number {
+  const n = digitCount(id);
+  buf.set(PING_PREFIX, 0);
+  const end = writeDigits(buf, PING_PREFIX.length, id, n);
+  buf[end] = CLOSE_BRACE;
+  return end + 1;
+}
+
+/**
+ * Write `{"type":"agent_message","id":<id>,"from":"user_<i>","to":"agent_<agent>","payload":
+ * {"action":"execute","timestamp":<nowMs>,"data":{}}}` into `buf` from 0; returns its length. `from`
+ * is the session's `,"from":"user_<i>","to":"agent_` bytes.
+ */
+export function writeAgentMessage(buf: Buffer, id: number, from: Buffer, agent: number, nowMs: number): number {
+  const t = agentTail(nowMs);
+  buf.set(AGENT_PREFIX, 0);
+  let at = writeDigits(buf, AGENT_PREFIX.length, id, digitCount(id));
+  buf.set(from, at);
+  at = writeDigits(buf, at + from.length, agent, digitCount(agent));
+  buf.set(t, at);
+  return at + t.length;
+}
 
 // ---- reply parsing without JSON.parse ----
 const ERROR_TOKEN = Buffer.from('"error"');
+const TYPE_KEY = Buffer.from('{"type":"');
+const ID_MEMBER = Buffer.from(',"id":');
+const ERROR_VALUE = Buffer.from('error');
+
+/**
+ * The fastest path, for replies laid out as the reference server writes them (`{"type":"pong","id":7}`,
+ * `{"type":"agent_response","id":8,…}`): a first member `"type"` with a plain string value other than
+ * `"error"`, then `"id"` with a plain integer. Returns that id (> 0), or -1 when the reply is laid
+ * out otherwise or is an error (the general path then decides, as for any reply). The rest of the
+ * reply is not looked at: a second `"type"` member further on (JSON.parse would keep the last) is
+ * not taken for an error.
+ */
+export function readPlainReplyId(buf: Buffer): number {
+  const n = buf.length;
+  const k = TYPE_KEY.length;
+  if (n < k + ID_MEMBER.length + 2) return -1;
+  for (let i = 0; i < k; i++) if (buf[i] !== TYPE_KEY[i]) return -1;
+  // The type's value: up to the closing quote, no escapes.
+  let i = k;
+  while (i < n) {
+    const c = buf[i]!;
+    if (c === 0x22) break;
+    if (c === 0x5c) return -1;
+    i++;
+  }
+  if (i - k === ERROR_VALUE.length && buf.compare(ERROR_VALUE, 0, ERROR_VALUE.length, k, i) === 0) return -1;
+  i++;
+  const m = ID_MEMBER.length;
+  if (i + m >= n) return -1;
+  for (let j = 0; j < m; j++) if (buf[i + j] !== ID_MEMBER[j]) return -1;
+  i += m;
+  let id = 0;
+  const first = i;
+  for (; i < n; i++) {
+    const c = buf[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    id = id * 10 + (c - 0x30);
+  }
+  const digits = i - first;
+  if (digits === 0 || digits > 15 || i === n) return -1;
+  // Only a plain integer member: 5.0, 5e3 or anything else after the digits is left to the general path.
+  const c = buf[i];
+  return c === 0x2c || c === CLOSE_BRACE ? id : -1;
+}
 
 /** The slow path: a full parse, for replies the fast path could not settle. Undefined if not an object. */
 function parseObject(buf: Buffer): Record<string, unknown> | undefined {
@@ -242,9 +374,15 @@ const S_DONE = 4;
 const TYPE_PING = 0;
 const TYPE_AGENT = 1;
 
+const MIX_MIXED = 0;
+const MIX_PING = 1;
+const MIX_AGENT = 2;
+
 /** Everything sessions share: options, metric handles, the clock. One per run. */
 class Run {
   readonly opts: ResolvedStressOptions;
+  /** MIX_MIXED, MIX_PING or MIX_AGENT. */
+  readonly mix: number;
   readonly clock: Clock;
   readonly recorder: MetricsRecorder;
   readonly attempted: Counter;
@@ -284,6 +422,7 @@ class Run {
 
   constructor(opts: ResolvedStressOptions, clock: Clock, recorder: MetricsRecorder) {
     this.opts = opts;
+    this.mix = opts.mix === 'ping' ? MIX_PING : opts.mix === 'agent' ? MIX_AGENT : MIX_MIXED;
     this.clock = clock;
     this.recorder = recorder;
     const r = recorder;
@@ -350,7 +489,8 @@ class Session implements ConnectionEvents {
   private duePhase = 0;
   private dueStride = 0;
   private dueSlotMs = 0;
-  private readonly agentFrom: string;
+  /** `,"from":"user_<index>","to":"agent_` as bytes, for the agent messages. */
+  private readonly agentFrom: Buffer;
   private disconnectId = 0;
   private disconnectDeadline = 0;
   /** Why this connection was given up, when it was our decision (reported at close). */
@@ -371,7 +511,7 @@ class Session implements ConnectionEvents {
     this.slotAt = new Float64Array(w);
     this.slotType = new Uint8Array(w);
     this.slotDue = new Float64Array(run.opts.rate > 0 ? w : 0);
-    this.agentFrom = `,"from":"user_${index}","to":"agent_`;
+    this.agentFrom = Buffer.from(`,"from":"user_${index}","to":"agent_`);
     const sources = run.opts.localAddresses;
     this.conn = new Connection(run.opts.url, this, {
       connectTimeoutMs: run.opts.connectTimeoutMs,
@@ -460,16 +600,15 @@ class Session implements ConnectionEvents {
   }
 
   /**
-   * Send request `sentCount + 1`: odd ids are pings, even ids agent messages. `due`: its intended
-   * send time in rate mode (ignored in the closed loop).
+   * Send request `sentCount + 1`: odd ids are pings, even ids agent messages (or all of one type,
+   * by `mix`). `due`: its intended send time in rate mode (ignored in the closed loop).
    */
   private sendNext(due: number, freed: boolean): boolean {
     const run = this.run;
     const id = this.sentCount + 1;
-    const type = (id & 1) === 1 ? TYPE_PING : TYPE_AGENT;
-    const text = type === TYPE_PING
-      ? PING_PREFIX + id + '}'
-      : AGENT_PREFIX + id + this.agentFrom + ((this.index + id) % AGENTS) + AGENT_PAYLOAD + Date.now() + AGENT_SUFFIX;
+    const mix = run.mix;
+    const type = mix === MIX_PING || (mix === MIX_MIXED && (id & 1) === 1) ? TYPE_PING : TYPE_AGENT;
+    const length = type === TYPE_PING ? writePing(scratch, id) : writeAgentMessage(scratch, id, this.agentFrom, (this.index + id) % AGENTS, Date.now());
     // Ids are sequential, so slot (id − 1) mod window is usually free; otherwise the first free one.
     let slot = (id - 1) % this.slotId.length;
     if (this.slotId[slot] !== 0) {
@@ -480,7 +619,7 @@ class Session implements ConnectionEvents {
     const at = run.clock.now();
     try {
       // False when the socket is closing: the close event will say why; nothing was sent.
-      if (!this.conn.send(text)) return false;
+      if (!this.conn.sendTextBytes(scratch, length)) return false;
     } catch {
       // ws refused the frame: give up on this connection, counted once as send_failed.
       this.dropKind = SEND_FAILED;
@@ -503,8 +642,7 @@ class Session implements ConnectionEvents {
     this.pending++;
     this.sentCount = id;
     run.sent.value++;
-    // Templates are ASCII: length is the byte count.
-    run.bytesSent.value += text.length;
+    run.bytesSent.value += length;
     return true;
   }
 
@@ -512,13 +650,22 @@ class Session implements ConnectionEvents {
     const run = this.run;
     run.bytesReceived.value += data.length;
     this.inbound++;
-    const id = readReplyId(data);
-    if (id > 0 && this.complete(id, data)) return;
+    // The reference server's layout (a plain type, then the id) first; then any top-level id.
+    let id = readPlainReplyId(data);
+    if (id > 0) {
+      if (this.complete(id, data, false)) return;
+    } else {
+      id = readReplyId(data);
+      if (id > 0 && this.complete(id, data, true)) return;
+    }
     this.slowMessage(data, id);
   }
 
-  /** Match `id` to a pending request; false when it is not pending. */
-  private complete(id: number, data: Buffer): boolean {
+  /**
+   * Match `id` to a pending request; false when it is not pending. `mayBeError`: the reply's type is
+   * not known yet (false when the fast path read a type other than "error").
+   */
+  private complete(id: number, data: Buffer, mayBeError: boolean): boolean {
     const slots = this.slotId;
     // Where sendNext usually put it; else search.
     let slot = (id - 1) % slots.length;
@@ -543,7 +690,7 @@ class Session implements ConnectionEvents {
       run.rttRaw!.record(rttMs * 1000);
     }
     // An error reply is a reply (its round trip counts) and also an error of its kind.
-    if (data.indexOf(ERROR_TOKEN) !== -1) {
+    if (mayBeError && data.indexOf(ERROR_TOKEN) !== -1) {
       const kind = serverErrorKind(parseObject(data));
       if (kind !== undefined) run.error(kind);
     }
@@ -559,7 +706,7 @@ class Session implements ConnectionEvents {
     const run = this.run;
     const obj = parseObject(data);
     const id = idOf(obj);
-    if (id > 0 && id !== fastId && this.complete(id, data)) return;
+    if (id > 0 && id !== fastId && this.complete(id, data, true)) return;
     if (this.state === S_DISCONNECTING && this.disconnectId !== 0 && (id === this.disconnectId || (id < 0 && obj?.type === 'disconnect_ack'))) {
       this.disconnectId = 0;
       run.completed.value++;

@@ -142,6 +142,12 @@ interface PreparedSend extends PreparedCommon {
   readonly body: string | undefined;
   /** Round trips of this step's messages, when its type is known in advance. */
   readonly hist: HistogramHandle | undefined;
+  /** `body` as UTF-8 bytes, and their length (-1 without a body): frames are built from bytes. */
+  readonly bodyBuf: Buffer | undefined;
+  readonly bodyBytes: number;
+  /** The step's timeout messages (made once, not per send). */
+  readonly replyTimeoutMessage: string;
+  readonly matchTimeoutMessage: string;
 }
 
 interface PreparedBinary extends PreparedCommon {
@@ -246,7 +252,18 @@ export function prepareScenario(plan: ScenarioPlan, ctx: PrepareContext): Prepar
             else frame = s.text;
           }
           minTimeoutMs = Math.min(minTimeoutMs, s.timeoutMs);
-          return { kind: 'send', loc, step: s, frame, body, hist };
+          return {
+            kind: 'send',
+            loc,
+            step: s,
+            frame,
+            body,
+            hist,
+            bodyBuf: body === undefined ? undefined : Buffer.from(body),
+            bodyBytes: body === undefined ? -1 : Buffer.byteLength(body),
+            replyTimeoutMessage: `no reply within ${s.timeoutMs} ms`,
+            matchTimeoutMessage: `no matching reply within ${s.timeoutMs} ms`,
+          };
         }
         case 'sendBinary':
           if (s.expect) minTimeoutMs = Math.min(minTimeoutMs, s.timeoutMs);
@@ -387,9 +404,60 @@ function parseLoopCount(v: unknown): { from: number; to: number } {
 
 function ignore(): void {}
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Where frames of a prepared payload are written (prefix, id, body) before `sendTextBytes` copies them
+ * into their WebSocket frame: one buffer for every user (grown when a frame needs more).
+ */
+let scratch = Buffer.allocUnsafe(1024);
+
+/**
+ * A Connection that sends a text frame from bytes (`sendTextBytes(payload, length)`: copied before it
+ * returns, written as one masked frame). Used when the Connection has it; else frames go as strings.
+ */
+interface BytesSender {
+  sendTextBytes?(payload: Buffer, length: number): boolean;
+}
+
+/** Decimal digits of a positive integer id. */
+function digitCount(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/**
+ * Where the step machine is in one list of steps: the flow itself, or a loop's body with the loop's
+ * counters. Frames are kept per nesting depth and reused (no object per loop or per step).
+ */
+interface Frame {
+  steps: readonly PreparedStep[];
+  index: number;
+  loop: PreparedLoop | undefined;
+  /** The loop's counter, its end (-1: forever), its list (`over`), and whileTrue's last answer. */
+  i: number;
+  to: number;
+  over: readonly unknown[] | undefined;
+  goOn: boolean;
+  /** The iteration is over (counters advanced, whileTrue asked): only the loop condition is left. */
+  checking: boolean;
+}
+
 /** Yield to the event loop (after many sends in a row, so sockets and timers get their turn). */
 function yieldTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Whether a loop runs (another) iteration: whileTrue's answer, items left in `over`, or the count. */
+function loopGoesOn(f: Frame): boolean {
+  const loop = f.loop as PreparedLoop;
+  if (loop.whileTrue !== undefined) return f.goOn;
+  if (f.over !== undefined) return f.i < f.over.length;
+  return f.i < f.to || f.to === -1;
 }
 
 export class VirtualUser implements ConnectionEvents {
@@ -417,10 +485,32 @@ export class VirtualUser implements ConnectionEvents {
   private lastHist: HistogramHandle | undefined;
   /** `{"id":` — what an object frame with an added id starts with. */
   private readonly idPrefix: string;
+  private readonly idPrefixBytes: number;
+  private readonly idPrefixBuf: Buffer;
+  /** The Connection sends frames from bytes (BytesSender): prepared payloads skip the string. */
+  private sendsBytes = false;
+
+  // The step machine (runFlow): frames by depth, the flow's settle functions, the awaited reply.
+  private readonly frames: Frame[] = [];
+  private depth = -1;
+  private flowResolve: (() => void) | undefined;
+  private flowReject: ((err: unknown) => void) | undefined;
+  /** The expectation of the send whose reply is awaited, and the reply once it came. */
+  private awaited: Expectation | undefined;
+  private reply: ReceivedMessage | undefined;
+  // Made once per user: the callbacks of every wait and async step.
+  private readonly resumeFn = (): void => this.advance();
+  private readonly failFn = (err: unknown): void => this.failFlow(err);
+  private readonly onReplyFn = (msg: ReceivedMessage): void => this.onReply(msg);
+  private readonly onWaitFailFn = (err: VuError): void => this.onWaitFail(err);
+  private readonly afterReplyFn = (): void => this.afterReply();
+  private readonly afterWhileTrueFn = (r: unknown): void => this.afterWhileTrue(r);
 
   constructor(host: VuHost, scenario: PreparedScenario, vars: Vars) {
     this.host = host;
     this.idPrefix = `{${JSON.stringify(host.settings.correlationField ?? 'id')}:`;
+    this.idPrefixBuf = Buffer.from(this.idPrefix);
+    this.idPrefixBytes = this.idPrefixBuf.length;
     this.scenario = scenario;
     this.vars = vars;
     this.loc = scenario.scenarioLoc;
@@ -455,7 +545,7 @@ export class VirtualUser implements ConnectionEvents {
       for (const f of this.scenario.before) await this.runFunction(f);
       await this.connect();
       this.phase = P_RUNNING;
-      await this.runSteps(this.scenario.steps);
+      await this.runFlow(this.scenario.steps);
       this.checkStopped();
       this.phase = P_FLOW_DONE;
       await this.suspend(this.inbox.whenIdle(host.settings.graceMs, (fn, ms) => host.clock.setTimeout(fn, ms)));
@@ -585,6 +675,7 @@ export class VirtualUser implements ConnectionEvents {
       wsOptions: options,
     });
     this.conn = conn;
+    this.sendsBytes = typeof (conn as Connection & BytesSender).sendTextBytes === 'function';
     this.phase = P_CONNECTING;
     host.metrics.attempted.value++;
     const opened = new Promise<void>((resolve, reject) => {
@@ -665,40 +756,213 @@ export class VirtualUser implements ConnectionEvents {
 
   // ---- steps ----
 
-  private async runSteps(steps: readonly PreparedStep[]): Promise<void> {
-    for (const s of steps) {
-      this.loc = s.loc;
-      this.checkStopped();
-      switch (s.kind) {
-        case 'send':
-          if (s.step.expect === undefined) {
-            this.sendText(s);
-            if (++this.sinceYield >= this.host.settings.yieldEvery) {
-              this.sinceYield = 0;
-              await this.suspend(yieldTurn());
-            }
-          } else await this.sendAndAwait(s, s.step.expect);
-          break;
-        case 'sendBinary':
-          await this.sendBinary(s);
-          break;
-        case 'wait':
-          await this.wait(s);
-          break;
-        case 'think':
-          await this.think(s);
-          break;
-        case 'loop':
-          await this.loop(s);
-          break;
-        case 'function':
-          await this.runFunction(s);
-          break;
-        case 'log':
-          this.host.log(serializePayload(s.step.message(this.vars)));
-          break;
-      }
+  /**
+   * Run a list of steps (the flow) to its end: settles when the last step is done, rejects with the
+   * first failure. A step machine rather than nested async functions: the steps of the hot path —
+   * `send`, `send` awaiting its reply, `log`, `loop` — run without a promise or a closure per step; a
+   * reply continues the flow from one microtask (queued when it arrives, so messages of the same read
+   * are all taken in before the next send, as with an await). Slower steps (think, wait, sendBinary,
+   * functions, whileTrue, the yield after many sends) go through their promises.
+   */
+  private runFlow(steps: readonly PreparedStep[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.flowResolve = resolve;
+      this.flowReject = reject;
+      this.depth = -1;
+      this.pushFrame(steps, undefined, 0, 0, undefined);
+      this.advance();
+    });
+  }
+
+  private pushFrame(steps: readonly PreparedStep[], loop: PreparedLoop | undefined, i: number, to: number, over: readonly unknown[] | undefined): void {
+    const d = ++this.depth;
+    let f = this.frames[d];
+    if (f === undefined) {
+      f = { steps, index: 0, loop, i, to, over, goOn: true, checking: false };
+      this.frames[d] = f;
+    } else {
+      f.steps = steps;
+      f.index = 0;
+      f.loop = loop;
+      f.i = i;
+      f.to = to;
+      f.over = over;
+      f.goOn = true;
+      f.checking = false;
     }
+  }
+
+  /** Run steps until one has to wait (it resumes the machine when done) or the flow ends. */
+  private advance(): void {
+    if (this.flowResolve === undefined) return;
+    try {
+      for (;;) {
+        const d = this.depth;
+        if (d < 0) {
+          const resolve = this.flowResolve;
+          this.flowResolve = undefined;
+          this.flowReject = undefined;
+          resolve();
+          return;
+        }
+        const f = this.frames[d]!;
+        if (f.index < f.steps.length) {
+          const s = f.steps[f.index++]!;
+          this.loc = s.loc;
+          this.checkStopped();
+          switch (s.kind) {
+            case 'send': {
+              const expect = s.step.expect;
+              if (expect !== undefined) {
+                this.sendAndExpect(s, expect);
+                return;
+              }
+              this.sendText(s);
+              if (++this.sinceYield >= this.host.settings.yieldEvery) {
+                this.sinceYield = 0;
+                this.suspend(yieldTurn()).then(this.resumeFn, this.failFn);
+                return;
+              }
+              continue;
+            }
+            case 'log':
+              this.host.log(serializePayload(s.step.message(this.vars)));
+              continue;
+            case 'loop':
+              this.enterLoop(s);
+              continue;
+            case 'sendBinary':
+              this.sendBinary(s).then(this.resumeFn, this.failFn);
+              return;
+            case 'wait':
+              this.wait(s).then(this.resumeFn, this.failFn);
+              return;
+            case 'think':
+              this.think(s).then(this.resumeFn, this.failFn);
+              return;
+            case 'function':
+              this.runFunction(s).then(this.resumeFn, this.failFn);
+              return;
+          }
+        }
+        // The end of a list: the flow's (pop to -1: done) or a loop body's (next iteration or out).
+        const loop = f.loop;
+        if (loop === undefined) {
+          this.depth = d - 1;
+          continue;
+        }
+        if (!f.checking) {
+          const step = loop.step;
+          const i = ++f.i;
+          this.vars[step.indexVar] = i;
+          if (f.over !== undefined) this.vars[step.elementVar] = f.over[i];
+          this.loc = loop.loc;
+          if (loop.whileTrue !== undefined) {
+            f.checking = true;
+            this.suspend(callProcessor(loop.whileTrue, [this.context], 2, step.whileTrue ?? 'whileTrue', true)).then(this.afterWhileTrueFn, this.failFn);
+            return;
+          }
+        }
+        f.checking = false;
+        if (loopGoesOn(f)) f.index = 0;
+        else this.depth = d - 1;
+      }
+    } catch (err) {
+      this.failFlow(err);
+    }
+  }
+
+  private failFlow(err: unknown): void {
+    const reject = this.flowReject;
+    if (reject === undefined) return;
+    this.flowResolve = undefined;
+    this.flowReject = undefined;
+    this.depth = -1;
+    reject(err);
+  }
+
+  /** A loop step: its counters, and its body unless it runs no iteration. */
+  private enterLoop(s: PreparedLoop): void {
+    const step = s.step;
+    const vars = this.vars;
+    let over: readonly unknown[] | undefined;
+    if (step.over !== undefined) {
+      const v = step.over.kind === 'values' ? step.over.values : s.overPath?.(vars);
+      // Artillery: `over` a variable that is not a list runs no iteration.
+      if (!Array.isArray(v)) return;
+      over = v;
+    }
+    let from = 0;
+    let to = 0;
+    if (step.count.kind === 'range') ({ from, to } = step.count);
+    else if (step.count.kind === 'dynamic') ({ from, to } = parseLoopCount(step.count.template(vars)));
+    else to = -1;
+    vars[step.elementVar] = over !== undefined ? over[from] : from;
+    vars[step.indexVar] = from;
+    this.pushFrame(s.steps, s, from, to, over);
+    if (!loopGoesOn(this.frames[this.depth]!)) this.depth--;
+  }
+
+  private afterWhileTrue(r: unknown): void {
+    const f = this.frames[this.depth];
+    if (f !== undefined && f.loop !== undefined) {
+      f.goOn = Boolean(r);
+      this.loc = f.loop.loc;
+    }
+    this.advance();
+  }
+
+  /** A `send` with capture/match: send, then wait for the reply through the inbox's callbacks. */
+  private sendAndExpect(s: PreparedSend, expect: Expectation): void {
+    this.sinceYield = 0;
+    this.sendText(s);
+    this.awaited = expect;
+    if (this.lastId !== 0) {
+      this.inbox.expectId(this.lastId, this.lastAt + s.step.timeoutMs, s.replyTimeoutMessage, this.onReplyFn, this.onWaitFailFn);
+    } else {
+      const hist = this.lastHist ?? this.rttHistogram('text');
+      this.inbox.expectMatch(expect, this.vars, this.lastAt + s.step.timeoutMs, s.matchTimeoutMessage, hist, this.lastAt, this.onReplyFn, this.onWaitFailFn);
+    }
+    if (this.stopError !== undefined || this.closeError !== undefined) {
+      // As awaitInbox: the wait is cancelled by run()'s cleanup.
+      this.awaited = undefined;
+      this.checkStopped();
+    }
+    this.interrupt = this.cancelInbox;
+  }
+
+  /**
+   * The awaited reply, from inside the inbox's onMessage. The flow goes on from one microtask, not
+   * from here: what came after the reply in the same socket read (a close frame, broadcasts) is taken in
+   * first, as with an `await` — continuing here would send the next request into a connection whose
+   * close is already read (a send_failed would become a lost request and a connection_closed error).
+   */
+  private onReply(msg: ReceivedMessage): void {
+    this.interrupt = undefined;
+    this.reply = msg;
+    // One promise reaction: cheaper than queueMicrotask, which makes an AsyncResource per call in Node.
+    void RESOLVED.then(this.afterReplyFn);
+  }
+
+  private onWaitFail(err: VuError): void {
+    this.interrupt = undefined;
+    if (this.awaited === undefined) return;
+    this.awaited = undefined;
+    this.failFlow(err);
+  }
+
+  private afterReply(): void {
+    const msg = this.reply as ReceivedMessage;
+    const expect = this.awaited as Expectation;
+    this.reply = undefined;
+    this.awaited = undefined;
+    try {
+      this.apply(expect, msg);
+    } catch (err) {
+      this.failFlow(err);
+      return;
+    }
+    this.advance();
   }
 
   /** Fails with the connection's close kind, or send_failed, when the socket cannot take a frame. */
@@ -712,14 +976,42 @@ export class VirtualUser implements ConnectionEvents {
    * histogram in `lastId` / `lastAt` / `lastHist` (no object per send).
    */
   private sendText(s: PreparedSend): void {
-    const settings = this.host.settings;
+    const conn = this.conn;
+    if (s.body !== undefined) {
+      // A prepared payload: `{"id":` + id + `,` + body, written as bytes when the Connection takes them.
+      const id = this.inbox.nextId();
+      this.lastHist = s.hist;
+      this.lastId = id;
+      if (conn === undefined || !conn.isOpen) throw this.socketGone();
+      const digits = digitCount(id);
+      const bytes = this.idPrefixBytes + digits + 1 + s.bodyBytes;
+      let at: number;
+      if (this.sendsBytes) {
+        if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
+        const buf = scratch;
+        const p = this.idPrefixBuf.copy(buf, 0);
+        let n = id;
+        for (let k = p + digits - 1; k >= p; k--) {
+          buf[k] = 0x30 + (n % 10);
+          n = Math.floor(n / 10);
+        }
+        buf[p + digits] = 0x2c;
+        (s.bodyBuf as Buffer).copy(buf, p + digits + 1);
+        // The round trip starts when the frame is handed over.
+        at = this.host.clock.now();
+        (conn as Connection & Required<BytesSender>).sendTextBytes(buf, bytes);
+      } else {
+        const frame = this.idPrefix + id + ',' + s.body;
+        at = this.host.clock.now();
+        conn.send(frame);
+      }
+      this.sent(id, s.hist, at, bytes, s);
+      return;
+    }
     let frame: string;
     let id = 0;
     let hist = s.hist;
-    if (s.body !== undefined) {
-      id = this.inbox.nextId();
-      frame = this.idPrefix + id + ',' + s.body;
-    } else if (s.frame !== undefined) {
+    if (s.frame !== undefined) {
       frame = s.frame;
     } else {
       const value = s.step.payload(this.vars);
@@ -728,7 +1020,7 @@ export class VirtualUser implements ConnectionEvents {
         const json = JSON.stringify(value);
         if (type !== undefined) {
           hist = this.rttHistogram(type);
-          const field = settings.correlationField;
+          const field = this.host.settings.correlationField;
           if (field !== undefined && !Object.hasOwn(value, field)) id = this.inbox.nextId();
         }
         frame = id === 0 ? json : this.idPrefix + id + ',' + json.slice(1);
@@ -736,40 +1028,31 @@ export class VirtualUser implements ConnectionEvents {
         frame = serializePayload(value);
       }
     }
-    this.lastHist = hist;
-    this.lastId = id;
-    const conn = this.conn;
-    if (conn === undefined || !conn.isOpen) throw this.socketGone();
+    if (conn === undefined || !conn.isOpen) {
+      this.lastHist = hist;
+      this.lastId = id;
+      throw this.socketGone();
+    }
     // The round trip starts when the frame is handed to ws.
     const at = this.host.clock.now();
     conn.send(frame);
+    this.sent(id, hist, at, Buffer.byteLength(frame), s);
+  }
+
+  /** After a send: `lastId` / `lastAt` / `lastHist`, the counters, and the id tracked (or where it came from). */
+  private sent(id: number, hist: HistogramHandle | undefined, at: number, bytes: number, s: PreparedSend): void {
+    this.lastHist = hist;
+    this.lastId = id;
     this.lastAt = at;
     const m = this.host.metrics;
     m.sent.value++;
-    m.bytesSent.value += Buffer.byteLength(frame);
+    m.bytesSent.value += bytes;
     if (id !== 0) this.inbox.track(id, hist, at, at + s.step.timeoutMs, s.loc);
     else this.inbox.sentFrom(s.loc);
   }
 
   private rttHistogram(type: string): HistogramHandle {
     return this.host.rttHistogram(type);
-  }
-
-  /** A send with capture/match: by id when it has one, else the first message satisfying the matches. */
-  private async sendAndAwait(s: PreparedSend, expect: Expectation): Promise<void> {
-    this.sinceYield = 0;
-    this.sendText(s);
-    const timeoutMs = s.step.timeoutMs;
-    let msg: ReceivedMessage;
-    if (this.lastId !== 0) {
-      const wait = this.inbox.awaitId(this.lastId, this.lastAt + timeoutMs, `no reply within ${timeoutMs} ms`);
-      msg = await this.awaitInbox(wait);
-    } else {
-      const hist = this.lastHist ?? this.rttHistogram('text');
-      const wait = this.inbox.awaitMatch(expect, this.vars, this.lastAt + timeoutMs, false, REPLY_TIMEOUT, `no matching reply within ${timeoutMs} ms`, hist, this.lastAt);
-      msg = await this.awaitInbox(wait);
-    }
-    this.apply(expect, msg);
   }
 
   private async sendBinary(s: PreparedBinary): Promise<void> {
@@ -810,7 +1093,7 @@ export class VirtualUser implements ConnectionEvents {
       throw new VuError(kind, strict ? failureMessage(strict) : 'capture or match failed');
     }
     // Artillery sets captured variables only when nothing strict failed.
-    for (const name of Object.keys(r.captured)) this.vars[name] = r.captured[name];
+    if (expect.captures.length !== 0) for (const name of Object.keys(r.captured)) this.vars[name] = r.captured[name];
   }
 
   private async think(s: PreparedThink): Promise<void> {
@@ -826,44 +1109,6 @@ export class VirtualUser implements ConnectionEvents {
     let timer: TimerHandle | undefined;
     const slept = new Promise<void>((resolve) => { timer = this.host.clock.setTimeout(resolve, ms); });
     await this.suspend(slept, () => timer?.cancel());
-  }
-
-  private async loop(s: PreparedLoop): Promise<void> {
-    const step = s.step;
-    const vars = this.vars;
-    let over: readonly unknown[] | undefined;
-    if (step.over !== undefined) {
-      const v = step.over.kind === 'values' ? step.over.values : s.overPath?.(vars);
-      // Artillery: `over` a variable that is not a list runs no iteration.
-      if (!Array.isArray(v)) return;
-      over = v;
-    }
-    let from = 0;
-    let to = 0;
-    if (step.count.kind === 'range') ({ from, to } = step.count);
-    else if (step.count.kind === 'dynamic') ({ from, to } = parseLoopCount(step.count.template(vars)));
-    else to = -1;
-    let i = from;
-    vars[step.elementVar] = over !== undefined ? over[i] : i;
-    vars[step.indexVar] = i;
-    let goOn = true;
-    for (;;) {
-      if (s.whileTrue !== undefined) {
-        if (!goOn) break;
-      } else if (over !== undefined) {
-        if (i >= over.length) break;
-      } else if (!(i < to || to === -1)) break;
-      await this.runSteps(s.steps);
-      i++;
-      vars[step.indexVar] = i;
-      if (over !== undefined) vars[step.elementVar] = over[i];
-      if (s.whileTrue !== undefined) {
-        this.loc = s.loc;
-        const r = await this.suspend(callProcessor(s.whileTrue, [this.context], 2, step.whileTrue ?? 'whileTrue', true));
-        goOn = Boolean(r);
-      }
-      this.loc = s.loc;
-    }
   }
 
   private async runFunction(f: PreparedFunction): Promise<void> {

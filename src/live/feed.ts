@@ -4,7 +4,7 @@
  * snapshot (an `IntervalAccumulator`) and the live threshold verdicts judged on it, and tells its
  * subscribers. The terminal view and the dashboard only read from here: nothing is computed twice.
  */
-import { IntervalAccumulator, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
+import { IntervalAccumulator, SNAPSHOT_VERSION, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import type { WsloadReport } from '../report/document.js';
 import { verdictHeadline } from '../report/figures.js';
 import { buildSeries, type SeriesPoint } from '../report/series.js';
@@ -114,6 +114,93 @@ export function workStage(c: Record<string, number>, connections: number, messag
   return 'closing';
 }
 
+/** What a frame is made from: the last interval's point and the totals so far. */
+interface StateInput {
+  point: SeriesPoint | undefined;
+  /** Counters and errors since the start. */
+  counters: Record<string, number>;
+  errors: Record<string, number>;
+  /** `stress`'s stage at the last interval. */
+  stage: string | undefined;
+  status: LiveStatus;
+  ending: LiveEnd | undefined;
+  verdicts: readonly Verdict[];
+}
+
+/** A frame of the terminal view (`LiveFeed.state()`, `LiveTracker.state()`). */
+function liveState(meta: LiveMeta, s: StateInput): LiveState {
+  const { point, counters: c } = s;
+  const elapsedMs = point === undefined ? 0 : Math.round(point.t * 1000);
+  const plan = meta.plan;
+  let plannedMs: number | undefined;
+  let progress: number | undefined;
+  let remainingMs: number | undefined;
+  let remainingEstimated = false;
+  let phase: string | undefined;
+  let phaseNumber: number | undefined;
+  let phaseCount: number | undefined;
+  if (plan.kind === 'phases') {
+    plannedMs = plan.durationMs;
+    progress = plannedMs > 0 ? Math.min(1, elapsedMs / plannedMs) : 1;
+    remainingMs = Math.max(0, plannedMs - elapsedMs);
+    phaseCount = plan.phases.length;
+    const sec = elapsedMs / 1000;
+    const i = plan.phases.findIndex((p) => sec >= p.startSec && sec < p.endSec);
+    if (i >= 0) {
+      phase = plan.phases[i]!.name;
+      phaseNumber = i + 1;
+    } else if (point !== undefined && elapsedMs >= plannedMs) {
+      phase = 'draining';
+    }
+  } else if (point !== undefined) {
+    phase = s.stage;
+    const failed = c['connections.failed'] ?? 0;
+    if (plan.messages === 0) {
+      progress = plan.connections > 0 ? ((c['connections.successful'] ?? 0) + failed) / plan.connections : 1;
+    } else {
+      const total = Math.max(0, plan.connections - failed) * plan.messages;
+      const sent = c['messages.sent'] ?? 0;
+      progress = total > 0 ? Math.min(1, sent / total) : 1;
+      if (phase === 'messaging' && point.sentPerSec > 0) {
+        remainingMs = Math.round(((total - sent) / point.sentPerSec) * 1000);
+        remainingEstimated = true;
+      }
+    }
+  }
+  if (s.ending !== undefined) {
+    phase = s.ending.aborted ? 'stopped' : 'finished';
+    phaseNumber = undefined;
+    remainingMs = undefined;
+  }
+  let errorsTotal = 0;
+  for (const n of Object.values(s.errors)) errorsTotal += n;
+  return {
+    command: meta.command,
+    target: meta.target,
+    status: s.status,
+    elapsedMs,
+    plannedMs,
+    progress,
+    remainingMs,
+    remainingEstimated,
+    phase,
+    phaseNumber,
+    phaseCount,
+    arrivalsPerSec: point === undefined ? 0 : round(point.durationSec > 0 ? point.arrivals / point.durationSec : point.arrivals, 2),
+    activeConnections: point?.activeConnections ?? 0,
+    activeVusers: meta.vusers ? (point?.activeVusers ?? 0) : undefined,
+    sentPerSec: point?.sentPerSec ?? 0,
+    receivedPerSec: point?.receivedPerSec ?? 0,
+    p50Ms: point?.rtt?.p50,
+    p99Ms: point?.rtt?.p99,
+    errors: point?.errors ?? 0,
+    errorsTotal,
+    messagesSent: c['messages.sent'] ?? 0,
+    messagesReceived: c['messages.received'] ?? 0,
+    verdicts: s.verdicts,
+  };
+}
+
 export class LiveFeed {
   readonly meta: LiveMeta;
   private readonly acc: IntervalAccumulator;
@@ -221,77 +308,15 @@ export class LiveFeed {
 
   /** The run so far, for a frame of the terminal view. */
   state(): LiveState {
-    const point = this.points[this.points.length - 1];
-    const c = this.snap?.counters ?? {};
-    const elapsedMs = point === undefined ? 0 : Math.round(point.t * 1000);
-    const plan = this.meta.plan;
-    let plannedMs: number | undefined;
-    let progress: number | undefined;
-    let remainingMs: number | undefined;
-    let remainingEstimated = false;
-    let phase: string | undefined;
-    let phaseNumber: number | undefined;
-    let phaseCount: number | undefined;
-    if (plan.kind === 'phases') {
-      plannedMs = plan.durationMs;
-      progress = plannedMs > 0 ? Math.min(1, elapsedMs / plannedMs) : 1;
-      remainingMs = Math.max(0, plannedMs - elapsedMs);
-      phaseCount = plan.phases.length;
-      const sec = elapsedMs / 1000;
-      const i = plan.phases.findIndex((p) => sec >= p.startSec && sec < p.endSec);
-      if (i >= 0) {
-        phase = plan.phases[i]!.name;
-        phaseNumber = i + 1;
-      } else if (point !== undefined && elapsedMs >= plannedMs) {
-        phase = 'draining';
-      }
-    } else if (point !== undefined) {
-      phase = this.stages[this.stages.length - 1]?.name;
-      const failed = c['connections.failed'] ?? 0;
-      if (plan.messages === 0) {
-        progress = plan.connections > 0 ? ((c['connections.successful'] ?? 0) + failed) / plan.connections : 1;
-      } else {
-        const total = Math.max(0, plan.connections - failed) * plan.messages;
-        const sent = c['messages.sent'] ?? 0;
-        progress = total > 0 ? Math.min(1, sent / total) : 1;
-        if (phase === 'messaging' && point.sentPerSec > 0) {
-          remainingMs = Math.round(((total - sent) / point.sentPerSec) * 1000);
-          remainingEstimated = true;
-        }
-      }
-    }
-    if (this.ending !== undefined) {
-      phase = this.ending.aborted ? 'stopped' : 'finished';
-      phaseNumber = undefined;
-      remainingMs = undefined;
-    }
-    let errorsTotal = 0;
-    for (const n of Object.values(this.snap?.errors ?? {})) errorsTotal += n;
-    return {
-      command: this.meta.command,
-      target: this.meta.target,
+    return liveState(this.meta, {
+      point: this.points[this.points.length - 1],
+      counters: this.snap?.counters ?? {},
+      errors: this.snap?.errors ?? {},
+      stage: this.stages[this.stages.length - 1]?.name,
       status: this.statusNow,
-      elapsedMs,
-      plannedMs,
-      progress,
-      remainingMs,
-      remainingEstimated,
-      phase,
-      phaseNumber,
-      phaseCount,
-      arrivalsPerSec: point === undefined ? 0 : round(point.durationSec > 0 ? point.arrivals / point.durationSec : point.arrivals, 2),
-      activeConnections: point?.activeConnections ?? 0,
-      activeVusers: this.meta.vusers ? (point?.activeVusers ?? 0) : undefined,
-      sentPerSec: point?.sentPerSec ?? 0,
-      receivedPerSec: point?.receivedPerSec ?? 0,
-      p50Ms: point?.rtt?.p50,
-      p99Ms: point?.rtt?.p99,
-      errors: point?.errors ?? 0,
-      errorsTotal,
-      messagesSent: c['messages.sent'] ?? 0,
-      messagesReceived: c['messages.received'] ?? 0,
+      ending: this.ending,
       verdicts: this.verdictList,
-    };
+    });
   }
 
   /** Called with every event until the returned function is called. */
@@ -328,5 +353,118 @@ export class LiveFeed {
         // A broken view must not break the run: it misses this event.
       }
     }
+  }
+}
+
+/**
+ * The terminal's figures when there is no dashboard: what `LiveFeed.state()` would show, for a few
+ * additions per interval. Counters, errors and the last interval's samples are kept as they come;
+ * the histogram work — the interval's percentiles and, when thresholds are declared, the running
+ * totals they are judged on — is done only when a frame is asked for: every interval on a TTY,
+ * every 10 s off one (`LiveView.due`), never for a run shorter than that. No series is kept.
+ */
+export class LiveTracker {
+  readonly meta: LiveMeta;
+  private readonly intervalMs: number;
+  private startTime: number | undefined;
+  private readonly counters: Record<string, number> = {};
+  private readonly errors: Record<string, number> = {};
+  private gauges: Record<string, number> = {};
+  /** Samples of the last interval index (more than one only when a recorder closed a sliver). */
+  private lastSamples: IntervalSample[] = [];
+  private stage: string | undefined;
+  private statusNow: LiveStatus = 'running';
+  /** Running histograms for live verdicts: only when thresholds are declared. */
+  private readonly acc: IntervalAccumulator | undefined;
+  /** Samples not yet added to `acc`. */
+  private pending: IntervalSample[] = [];
+  private verdictList: readonly Verdict[] = [];
+  private elapsed = 0;
+  private cached: LiveState | undefined;
+  private closed = false;
+
+  constructor(meta: LiveMeta, private readonly opts: FeedOptions = {}) {
+    this.meta = meta;
+    this.intervalMs = meta.intervalMs ?? 1000;
+    const set = opts.thresholds;
+    if (set !== undefined && set.thresholds.length > 0) this.acc = new IntervalAccumulator(this.intervalMs);
+  }
+
+  /** Add an interval as it closes (the engines' `onInterval`). */
+  add(sample: IntervalSample): void {
+    if (this.closed) return;
+    // As `IntervalAccumulator` and `buildSeries` reckon them, so that frames match `LiveFeed`'s.
+    this.startTime ??= sample.start - sample.index * this.intervalMs;
+    for (const k in sample.counters) this.counters[k] = (this.counters[k] ?? 0) + sample.counters[k]!;
+    for (const k in sample.errors) this.errors[k] = (this.errors[k] ?? 0) + sample.errors[k]!;
+    this.gauges = sample.gauges;
+    const first = this.lastSamples[0];
+    this.lastSamples = first !== undefined && first.index === sample.index ? [...this.lastSamples, sample] : [sample];
+    let last = this.lastSamples[0]!;
+    for (const p of this.lastSamples) if (p.start >= last.start) last = p;
+    this.elapsed = Math.round(round((last.start - this.startTime + last.durationMs) / 1000, 3) * 1000);
+    if (this.acc !== undefined) this.pending.push(sample);
+    const plan = this.meta.plan;
+    if (plan.kind === 'work') this.stage = this.statusNow === 'stopping' ? 'stopping' : workStage(this.counters, plan.connections, plan.messages);
+    this.cached = undefined;
+  }
+
+  /** Run time at the end of the last interval, as `state().elapsedMs` (cheap: for `LiveView.due`). */
+  get elapsedMs(): number {
+    return this.elapsed;
+  }
+
+  /** The run is being stopped (Ctrl-C). */
+  stopping(): void {
+    if (this.statusNow !== 'running') return;
+    this.statusNow = 'stopping';
+    this.cached = undefined;
+  }
+
+  get status(): LiveStatus {
+    return this.statusNow;
+  }
+
+  /** The run so far, for a frame of the terminal view. */
+  state(): LiveState {
+    if (this.cached !== undefined) return this.cached;
+    let point: SeriesPoint | undefined;
+    if (this.lastSamples.length > 0) {
+      // The reports' own series code, on the last interval's samples only.
+      [point] = buildSeries({
+        version: SNAPSHOT_VERSION,
+        startTime: this.startTime ?? 0,
+        endTime: 0,
+        intervalMs: this.intervalMs,
+        counters: this.counters,
+        gauges: this.gauges,
+        errors: this.errors,
+        histograms: {},
+        intervals: this.lastSamples,
+      });
+    }
+    if (this.acc !== undefined && this.pending.length > 0 && !this.closed) {
+      for (const sample of this.pending) this.acc.add(sample);
+      this.pending = [];
+      this.verdictList = evaluate(this.opts.thresholds!, createMetricView(this.acc.snapshot(), this.opts.view ?? {}));
+    }
+    this.cached = liveState(this.meta, {
+      point,
+      counters: this.counters,
+      errors: this.errors,
+      stage: this.stage,
+      status: this.statusNow,
+      ending: undefined,
+      verdicts: this.verdictList,
+    });
+    return this.cached;
+  }
+
+  /** Free the running totals' histograms. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = [];
+    this.acc?.destroy();
   }
 }

@@ -148,6 +148,11 @@ export function formatLiveLine(s: LiveState): string {
 /** Where the live view writes: a frame each interval, the command's own lines in between. */
 export interface LiveView {
   update(state: LiveState): void;
+  /**
+   * Would `update` show a frame whose run time is `elapsedMs`? Lets the caller skip building the
+   * state (the interval's percentiles, live verdicts) when nothing would be drawn. Absent: always.
+   */
+  due?(elapsedMs: number): boolean;
   /** A line of the command's own (a script's `log` step) that must not be drawn over. */
   log(text: string): void;
   /** Remove the status area (before the final summary prints); later calls draw nothing. */
@@ -178,6 +183,7 @@ export function ttyView(out: Out, opts: { color: boolean; width?: () => number }
       last = state;
       draw();
     },
+    due: () => open,
     log(text) {
       if (!open) {
         out.write(text);
@@ -204,6 +210,7 @@ export function lineView(out: Out, opts: { everyMs: number }): LiveView {
       next = (Math.floor(state.elapsedMs / opts.everyMs) + 1) * opts.everyMs;
       out.write(formatLiveLine(state));
     },
+    due: (elapsedMs) => open && elapsedMs >= next,
     log(text) {
       out.write(text.endsWith('\n') ? text : `${text}\n`);
     },

@@ -3,9 +3,14 @@
  * in milliseconds. WebAssembly mode is ~6× cheaper per record (../shared/PERF-NOTES.md); it needs
  * `initHistograms()` once and `destroy()` on every histogram, which the recorder does.
  */
-import * as hdr from 'hdr-histogram-js';
+// The three modules used, not the package's index: the index also loads the log reader/writer,
+// whose module-level `Intl.NumberFormat` costs ~12 ms of every start-up (ICU), and the JS recorder.
+import type { Histogram as HdrHistogram } from 'hdr-histogram-js';
+import { build } from 'hdr-histogram-js/dist/HistogramBuilder.js';
+import { decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js/dist/encoding.js';
+import { initWebAssemblySync } from 'hdr-histogram-js/dist/wasm/index.js';
 
-export type Histogram = hdr.Histogram;
+export type Histogram = HdrHistogram;
 
 /** Highest trackable value: one hour in microseconds; autoResize covers anything beyond. */
 const HIGHEST_US = 3_600_000_000;
@@ -13,9 +18,17 @@ const HIGHEST_US = 3_600_000_000;
 let wasmReady = false;
 let wasmInit: Promise<void> | undefined;
 
-/** Load the WebAssembly backend once per thread; safe to call many times. */
+/**
+ * Load the WebAssembly backend once per thread; safe to call many times. Synchronous underneath:
+ * hdr-histogram-js's async path asks `source instanceof Response`, and reading the global `Response`
+ * loads Node's whole fetch implementation (undici, ~12 ms) for nothing.
+ */
 export function initHistograms(): Promise<void> {
-  wasmInit ??= hdr.initWebAssembly().then(() => { wasmReady = true; });
+  wasmInit ??= new Promise<void>((resolve) => {
+    initWebAssemblySync();
+    wasmReady = true;
+    resolve();
+  });
   return wasmInit;
 }
 
@@ -24,7 +37,7 @@ export function usingWebAssembly(): boolean {
 }
 
 export function createHistogram(): Histogram {
-  return hdr.build({
+  return build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: HIGHEST_US,
     numberOfSignificantValueDigits: 3,
@@ -34,12 +47,12 @@ export function createHistogram(): Histogram {
 }
 
 export function encodeHistogram(h: Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+  return encodeIntoCompressedBase64(h);
 }
 
 /** Decode into a histogram of the current backend; the caller owns it and must `destroy()` it. */
 export function decodeHistogram(encoded: string): Histogram {
-  return hdr.decodeFromCompressedBase64(encoded, 32, wasmReady);
+  return decodeFromCompressedBase64(encoded, 32, wasmReady);
 }
 
 /** Latency figures in milliseconds, rounded to the microsecond. */

@@ -19,13 +19,21 @@ export class Gauge {
   constructor(readonly name: string) {}
 }
 
-/** Records microsecond values into the current interval's histogram (and its parent's). */
+/**
+ * Records microsecond values into the current interval's histogram. Made by
+ * `MetricsRecorder.histogram`: a parent (`ws.rtt` over `ws.rtt.ping`, …) holds every value of its
+ * children, but each value is recorded once, in the child, and the recorder folds the children's
+ * interval histograms into the parent's when the interval closes (HDR addition is exact), so the
+ * parent costs nothing per value.
+ */
 export class HistogramHandle {
   /** @internal */ interval: Histogram;
   /** @internal */ total: Histogram;
   /** @internal */ dirty = false;
+  /** @internal Handles whose values this one also holds (linked by the recorder). */
+  readonly children: HistogramHandle[] = [];
 
-  constructor(readonly name: string, private readonly parent?: HistogramHandle) {
+  constructor(readonly name: string, readonly parent?: HistogramHandle) {
     this.interval = createHistogram();
     this.total = createHistogram();
   }
@@ -34,11 +42,17 @@ export class HistogramHandle {
   record(us: number): void {
     this.interval.recordValue(us > 0 ? Math.round(us) : 0);
     this.dirty = true;
-    if (this.parent !== undefined) this.parent.record(us);
   }
 
   get count(): number {
-    return this.total.totalCount + this.interval.totalCount;
+    return this.total.totalCount + this.pendingCount();
+  }
+
+  /** Values of the current interval, the children's not yet folded in included. */
+  private pendingCount(): number {
+    let n = this.interval.totalCount;
+    for (const c of this.children) n += c.pendingCount();
+    return n;
   }
 }
 
@@ -55,6 +69,8 @@ export class MetricsRecorder {
   private readonly counters = new Map<string, Counter>();
   private readonly gauges = new Map<string, Gauge>();
   private readonly histograms = new Map<string, HistogramHandle>();
+  /** Handles with a parent, children after their parents (a parent exists before its children). */
+  private readonly nested: HistogramHandle[] = [];
   private readonly errors = new Map<string, number>();
   private readonly lastCounters = new Map<string, number>();
   private readonly lastErrors = new Map<string, number>();
@@ -82,10 +98,19 @@ export class MetricsRecorder {
     return g;
   }
 
-  /** A histogram handle; with `parent`, every value is also recorded in the parent (`ws.rtt`). */
+  /**
+   * A histogram handle; with `parent` (a handle of this recorder), every value also counts in the
+   * parent (`ws.rtt`), folded in when the interval closes. An existing name is returned as it is.
+   */
   histogram(name: string, parent?: HistogramHandle): HistogramHandle {
     let h = this.histograms.get(name);
-    if (!h) this.histograms.set(name, (h = new HistogramHandle(name, parent)));
+    if (!h) {
+      this.histograms.set(name, (h = new HistogramHandle(name, parent)));
+      if (parent !== undefined) {
+        parent.children.push(h);
+        this.nested.push(h);
+      }
+    }
     return h;
   }
 
@@ -129,6 +154,7 @@ export class MetricsRecorder {
       if (delta !== 0) sample.errors[kind] = delta;
       this.lastErrors.set(kind, n);
     }
+    this.foldChildren();
     for (const [name, h] of this.histograms) {
       if (!h.dirty) continue;
       sample.histograms[name] = encodeHistogram(h.interval);
@@ -139,6 +165,17 @@ export class MetricsRecorder {
     this.series.push(sample);
     this.intervalStart = now;
     return sample;
+  }
+
+  /** Add each child's interval values to its parent's, deepest first (once per interval). */
+  private foldChildren(): void {
+    for (let i = this.nested.length - 1; i >= 0; i--) {
+      const c = this.nested[i]!;
+      if (!c.dirty) continue;
+      const p = c.parent!;
+      p.interval.add(c.interval);
+      p.dirty = true;
+    }
   }
 
   /** The next interval boundary (epoch ms) after the current interval's start. */

@@ -6,9 +6,6 @@ import { appendFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { usageError, WsloadError } from '../errors.js';
 import type { WsloadReport } from './document.js';
-import { renderHtml } from './html.js';
-import { renderJunit } from './junit.js';
-import { renderMarkdown } from './markdown.js';
 
 export interface ReportTargets {
   /** JSON report file (`-o/--output`, `--json`); `-` for stdout. */
@@ -65,10 +62,11 @@ export async function writeReports(report: WsloadReport, targets: ReportTargets,
   for (const key of ORDER) {
     const file = targets[key];
     if (file === undefined || file === '') continue;
+    // Each renderer is loaded only when its format is asked for (the HTML one carries the charts' code).
     const text = key === 'json' ? `${JSON.stringify(report, null, 2)}\n`
-      : key === 'html' ? renderHtml(report)
-        : key === 'junit' ? renderJunit(report, opts.strict === undefined ? {} : { strict: opts.strict })
-          : renderMarkdown(report);
+      : key === 'html' ? (await import('./html.js')).renderHtml(report)
+        : key === 'junit' ? (await import('./junit.js')).renderJunit(report, opts.strict === undefined ? {} : { strict: opts.strict })
+          : (await import('./markdown.js')).renderMarkdown(report);
     if (file === '-' && key !== 'githubStepSummary') {
       (opts.stdout ?? process.stdout).write(text);
       continue;

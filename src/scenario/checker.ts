@@ -4,7 +4,8 @@
  */
 import type { SourceLocation } from '../errors.js';
 import { ProblemList } from './problems.js';
-import { formatPath, type Locator, type Path } from './source.js';
+import { formatPath, type Path } from './path.js';
+import type { Locator } from './source.js';
 import { didYouMean } from './suggest.js';
 
 export class Checker {

@@ -6,7 +6,7 @@
  */
 import type { SourceLocation } from '../errors.js';
 import { describe, isRecord, type Checker } from './checker.js';
-import { compileJsonPath, JsonPathError, type JsonPath } from './jsonpath.js';
+import { compileJsonPath, JsonPathError, SCAN_ABSENT, SCAN_ASCII, SCAN_NUMBER, SCAN_UNDECIDED, scanEnd, scannedValue, scanStart, scanTopLevel, type JsonPath } from './jsonpath.js';
 import type { Path } from './source.js';
 import { compileTemplate, hasTemplate, type Template, type Vars } from './templates.js';
 
@@ -27,6 +27,12 @@ export interface MatchSpec {
   readonly value: Template;
   readonly strict: boolean;
   readonly location: SourceLocation;
+  /**
+   * The byte matcher of `json: $.<field>` against a fixed string of printable ASCII without `"` or `\`
+   * (`value: pong`): the expected value's bytes, compared with the field's bytes in the message, no
+   * parse and no string made. Undefined for any other match.
+   */
+  readonly expectBytes?: Buffer;
 }
 
 /** What an inbound message must satisfy (matches) and what is taken from it (captures). */
@@ -100,6 +106,11 @@ function compileMatch(ck: Checker, path: Path, spec: Record<string, unknown>): M
   });
   const strict = checkStrict(ck, path, spec);
   if (!extract) return undefined;
+  // A static template renders the same value whatever the variables.
+  const src = value.isStatic ? value({}) : undefined;
+  if (extract.kind === 'json' && extract.path.topLevelKey !== undefined && typeof src === 'string' && src !== '' && /^[\x20-\x7e]*$/.test(src) && !/["\\]/.test(src)) {
+    return { extract, value, strict, location: ck.at(path), expectBytes: Buffer.from(src, 'latin1') };
+  }
   return { extract, value, strict, location: ck.at(path) };
 }
 
@@ -192,6 +203,11 @@ function compileExtractor(ck: Checker, path: Path, spec: Record<string, unknown>
 export interface InboundMessage {
   readonly text: string | undefined;
   readonly json: unknown;
+  /**
+   * The UTF-8 bytes `json` is (or would be) parsed from, offered while `json` has not been computed:
+   * `$.<field>` is then read from the bytes (jsonpath.ts scanTopLevel) when they settle it. Optional.
+   */
+  readonly bytes?: Buffer | undefined;
 }
 
 /** Parses a received message once, for all the matchers that look at it. */
@@ -207,6 +223,14 @@ export function toInbound(data: string | Buffer): InboundMessage {
 /** Reads a value out of a message with Artillery's semantics ('' when nothing is found). */
 export function extractValue(ex: Extractor, msg: InboundMessage): unknown {
   if (ex.kind === 'json') {
+    const key = ex.path.topLevelKey;
+    if (key !== undefined) {
+      const bytes = msg.bytes;
+      if (bytes !== undefined) {
+        const kind = scanTopLevel(bytes, key);
+        if (kind !== SCAN_UNDECIDED) return scannedValue(bytes, kind);
+      }
+    }
     if (msg.json === null || typeof msg.json !== 'object') return '';
     const results = ex.path.evaluate(msg.json);
     if (results.length === 0) return '';
@@ -236,34 +260,71 @@ export interface ExpectationResult {
   readonly failures: readonly ExpectationFailure[];
 }
 
+const HOLDS = 1;
+const FAILS = 0;
+const UNKNOWN = -1;
+
+/**
+ * The byte matcher (MatchSpec.expectBytes): HOLDS or FAILS when the message's bytes settle the match
+ * exactly as `extractValue(…) === value` would, UNKNOWN otherwise (no bytes, or they do not decide).
+ */
+function byteMatch(m: MatchSpec, msg: InboundMessage): number {
+  const expected = m.expectBytes;
+  if (expected === undefined) return UNKNOWN;
+  const bytes = msg.bytes;
+  if (bytes === undefined) return UNKNOWN;
+  const kind = scanTopLevel(bytes, (m.extract as { path: JsonPath }).path.topLevelKey as Buffer);
+  if (kind === SCAN_ASCII) {
+    const n = expected.length;
+    if (scanEnd - scanStart !== n) return FAILS;
+    for (let k = 0; k < n; k++) if (bytes[scanStart + k] !== expected[k]) return FAILS;
+    return HOLDS;
+  }
+  // A missing field reads '' (never the expected value, which is not ''); a number, true, false or null
+  // is not a string. A string with escapes or other bytes: the parse decides.
+  if (kind === SCAN_ABSENT || kind >= SCAN_NUMBER) return FAILS;
+  return UNKNOWN;
+}
+
 /** True when every strict match holds: whether a message is the one a `wait` or `send` is waiting for. */
 export function matchesAll(exp: Expectation, msg: InboundMessage, vars: Vars): boolean {
   for (const m of exp.matches) {
-    if (m.strict && extractValue(m.extract, msg) !== m.value(vars)) return false;
+    if (!m.strict) continue;
+    const b = byteMatch(m, msg);
+    if (b === HOLDS) continue;
+    if (b === FAILS || extractValue(m.extract, msg) !== m.value(vars)) return false;
   }
   return true;
 }
 
+const NO_CAPTURES: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const NO_FAILURES: readonly ExpectationFailure[] = Object.freeze([]);
+/** The result of an expectation without captures whose matches all hold (shared: no object per message). */
+const ALL_HOLD: ExpectationResult = Object.freeze({ ok: true, captured: NO_CAPTURES, failures: NO_FAILURES });
+
 /** Applies captures and matches to a message. */
 export function checkExpectation(exp: Expectation, msg: InboundMessage, vars: Vars): ExpectationResult {
-  const captured: Record<string, unknown> = {};
-  const failures: ExpectationFailure[] = [];
+  const captures = exp.captures;
+  const captured: Record<string, unknown> = captures.length === 0 ? NO_CAPTURES : {};
+  let failures: ExpectationFailure[] | undefined;
   let ok = true;
-  for (const c of exp.captures) {
+  for (const c of captures) {
     const v = extractValue(c.extract, msg);
     captured[c.as] = v;
     if ((v === undefined || v === '') && c.strict) {
       ok = false;
-      failures.push({ kind: 'capture', expression: c.extract.expr, got: v, location: c.location });
+      (failures ??= []).push({ kind: 'capture', expression: c.extract.expr, got: v, location: c.location });
     }
   }
   for (const m of exp.matches) {
+    if (byteMatch(m, msg) === HOLDS) continue;
     const got = extractValue(m.extract, msg);
     const expected = m.value(vars);
     if (got !== expected) {
       if (m.strict) ok = false;
-      failures.push({ kind: 'match', expression: m.extract.expr, expected, got, location: m.location });
+      (failures ??= []).push({ kind: 'match', expression: m.extract.expr, expected, got, location: m.location });
     }
   }
-  return { ok, captured, failures };
+  if (failures === undefined && captured === NO_CAPTURES) return ALL_HOLD;
+  return { ok, captured, failures: failures ?? [] };
 }

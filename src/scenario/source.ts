@@ -4,10 +4,10 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { SourceLocation } from '../errors.js';
+import type { Path, PathSegment } from './path.js';
 import type { Problem } from './problems.js';
 
-export type PathSegment = string | number;
-export type Path = readonly PathSegment[];
+export { formatPath, type Path, type PathSegment } from './path.js';
 
 interface Spot {
   value: SourceLocation;
@@ -47,17 +47,6 @@ export class Locator {
 
 function pathKey(path: Path): string {
   return path.join('\u0000');
-}
-
-/** `phases[1].duration`, `scenarios[0].flow[2].send`: paths as users read them in messages. */
-export function formatPath(path: Path): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out;
 }
 
 export interface ParsedSource {

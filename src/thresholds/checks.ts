@@ -2,7 +2,7 @@
  * Helpers shared by the declaration parsers (slo, ensure): one expression string into a check,
  * with its problem recorded at its path; how paths and subjects read in messages.
  */
-import { formatPath, type Path } from '../scenario/source.js';
+import { formatPath, type Path } from '../scenario/path.js';
 import { closest } from '../scenario/suggest.js';
 import { metricRefs, parseExpression, refName, ThresholdSyntaxError, type Expr } from './expression.js';
 import type { Check, Level, ThresholdIssue } from './types.js';

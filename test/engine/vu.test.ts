@@ -392,3 +392,192 @@ describe('round trip accuracy', () => {
     expect(s.latency.min).toBeGreaterThanOrEqual(19.5);
   });
 });
+
+describe('the step machine: a send awaiting its reply continues without a promise per step', () => {
+  it('nested loops (over, count) of sends awaiting replies, captures between them, log steps', async () => {
+    const l = await lab();
+    const lines: string[] = [];
+    const { s, plan } = await run(
+      {
+        target: l.url,
+        flow: [
+          '- loop:',
+          '    - loop:',
+          '        - send:',
+          '            payload: { type: ping }',
+          '            match: { json: "$.type", value: pong }',
+          '        - send:',
+          '            payload: { type: echo, tag: "{{ $loopElement }}-{{ $loopCount }}" }',
+          '            capture: { json: "$.tag", as: last }',
+          '            match: { json: "$.type", value: echoed }',
+          '      count: 2',
+          '    - log: "outer {{ $loopElement }} {{ $loopCount }} last={{ last }}"',
+          '  over: [a, b]',
+          '- send: "after {{ last }} {{ $loopCount }}"',
+        ].join('\n'),
+      },
+      {},
+      { log: (line) => lines.push(line) },
+    );
+    expect(s.vusers).toMatchObject({ completed: 1, failed: 0 });
+    expect(s.errors).toEqual({});
+    expect(l.frames.map((f) => (f.json ? `${String(f.json.type)}${f.json.tag === undefined ? '' : ` ${String(f.json.tag)}`}` : f.text))).toEqual([
+      // The inner loop sets $loopElement (to its counter, 0) and $loopCount: Artillery's shared names.
+      'ping', 'echo 0-0', 'ping', 'echo 0-1', 'ping', 'echo 0-0', 'ping', 'echo 0-1', 'after 0-1 2',
+    ]);
+    expect(lines).toEqual(['outer 0 2 last=0-1', 'outer 0 2 last=0-1']);
+    expect(s.messages).toMatchObject({ sent: 9, correlated: 8, replied: 8, timedOut: 0, unanswered: 0, lost: 0 });
+    expect(s.latencyByType.ping!.count).toBe(4);
+    expect(s.latencyByType.echo!.count).toBe(4);
+    expect(plan.scenarios[0]!.steps).toHaveLength(2);
+  });
+
+  it('a loop of sends awaiting replies, asked whileTrue after each iteration, with think in between', async () => {
+    const l = await lab();
+    const { s } = await run({
+      target: l.url,
+      flow: [
+        '- loop:',
+        '    - send:',
+        '        payload: { type: ping }',
+        '        match: { json: "$.type", value: pong }',
+        '    - think: 0.01',
+        '  whileTrue: countUp',
+        '- send: "done {{ n }}"',
+      ].join('\n'),
+    });
+    expect(s.vusers).toMatchObject({ completed: 1, failed: 0 });
+    expect(l.frames.map((f) => f.text)).toEqual(['{"id":1,"type":"ping"}', '{"id":2,"type":"ping"}', '{"id":3,"type":"ping"}', 'done 3']);
+    expect(s.messages).toMatchObject({ correlated: 3, replied: 3 });
+  });
+
+  it('a failure deep in a loop is attributed to its step, and nothing after it runs', async () => {
+    const l = await lab();
+    const { s, plan } = await run({
+      target: l.url,
+      flow: [
+        '- loop:',
+        '    - send:',
+        '        payload: { type: ping }',
+        '        match: { json: "$.type", value: pong }',
+        '    - send:',
+        '        payload: { type: echo, tag: "t{{ $loopCount }}" }',
+        '        match: { json: "$.tag", value: t0 }',
+        '  count: 5',
+        '- send: never',
+      ].join('\n'),
+    });
+    expect(s.vusers).toMatchObject({ completed: 0, failed: 1 });
+    expect(s.errors).toEqual({ match_failed: 1 });
+    expect(s.errorsByStep).toEqual({ [stepAt(plan, 0, 1)]: { match_failed: 1 } });
+    expect(l.frames).toHaveLength(4);
+  });
+
+  it('many sends without a reply awaited yield to the event loop, then a send awaits its reply', async () => {
+    const l = await lab();
+    const { s } = await run({
+      target: l.url,
+      flow: [
+        '- loop:',
+        '    - send: "n {{ $loopCount }}"',
+        '  count: 600',
+        '- send:',
+        '    payload: { type: ping }',
+        '    match: { json: "$.type", value: pong }',
+      ].join('\n'),
+    });
+    expect(s.vusers).toMatchObject({ completed: 1, failed: 0 });
+    expect(l.frames).toHaveLength(601);
+    expect(l.frames[599]!.text).toBe('n 599');
+    expect(s.messages).toMatchObject({ sent: 601, correlated: 1, replied: 1 });
+  });
+
+  it('Ctrl-C while a reply is awaited: the user is interrupted, its request lost, no error', async () => {
+    const l = await lab();
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 200);
+    const { s, result } = await run(
+      { target: l.url, flow: '- send:\n    payload: { type: silent }\n    match: { json: "$.type", value: ok }\n    timeout: 10\n- send: never' },
+      { interruptGraceMs: 100 },
+      { signal: abort.signal },
+    );
+    expect(result.aborted).toBe(true);
+    expect(s.vusers).toMatchObject({ created: 1, interrupted: 1, failed: 0 });
+    expect(s.errors).toEqual({});
+    expect(s.messages).toMatchObject({ correlated: 1, replied: 0, lost: 1, timedOut: 0 });
+    expect(l.frames).toHaveLength(1);
+    expect(s.durationSec).toBeLessThan(2);
+  });
+
+  it('the server closing while a reply is awaited fails the user at that step with the close code', async () => {
+    const l = await lab();
+    const { s, plan } = await run({
+      target: l.url,
+      flow: '- send: { type: ping }\n- send:\n    payload: { type: close, code: 4001 }\n    match: { json: "$.type", value: closed }\n- send: never',
+    });
+    expect(s.vusers).toMatchObject({ completed: 0, failed: 1 });
+    expect(s.errors).toEqual({ connection_closed_4001: 1 });
+    expect(s.errorsByStep).toEqual({ [stepAt(plan, 1)]: { connection_closed_4001: 1 } });
+    expect(s.messages).toMatchObject({ correlated: 2, replied: 1, lost: 1 });
+  });
+
+  it('a reply and the close after it in one read: the next send finds the connection closing, as with await', async () => {
+    const l = await lab();
+    const { s, plan } = await run({
+      target: l.url,
+      flow: [
+        '- send:',
+        '    payload: { type: disconnect }',
+        '    match: { json: "$.type", value: disconnect_ack }',
+        '- send:',
+        '    payload: { type: ping }',
+        '    match: { json: "$.type", value: pong }',
+      ].join('\n'),
+    });
+    // The flow goes on after the whole read (the ack and the close frame), not from inside the ack's handler.
+    expect(s.errors).toEqual({ send_failed: 1 });
+    expect(s.errorsByStep).toEqual({ [stepAt(plan, 1)]: { send_failed: 1 } });
+    expect(s.messages).toMatchObject({ sent: 1, correlated: 1, replied: 1, lost: 0 });
+  });
+
+  it('a prepared payload gets its id spliced in, for ids of every length, and its bytes counted', async () => {
+    const l = await lab();
+    const { s } = await run({
+      target: l.url,
+      flow: [
+        '- loop:',
+        '    - send: { type: echo, tag: "été ✓" }',
+        '    - send:',
+        '        payload: { type: ping }',
+        '        match: { json: "$.type", value: pong }',
+        '  count: 60',
+      ].join('\n'),
+    });
+    expect(s.vusers).toMatchObject({ completed: 1, failed: 0 });
+    const texts = l.frames.map((f) => f.text!);
+    expect(texts).toHaveLength(120);
+    texts.forEach((t, k) => expect(t).toBe(k % 2 === 0 ? `{"id":${k + 1},"type":"echo","tag":"été ✓"}` : `{"id":${k + 1},"type":"ping"}`));
+    const sentBytes = texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
+    expect(s.messages.bytesSent).toBe(sentBytes);
+  });
+
+  it('without correlation, a send awaiting a match continues from the matching message', async () => {
+    const l = await lab({ noise: true });
+    const { s } = await run({
+      target: l.url,
+      config: '  wsload:\n    correlation: false',
+      flow: [
+        '- loop:',
+        '    - send:',
+        '        payload: { type: ping }',
+        '        match: { json: "$.type", value: pong }',
+        '  count: 3',
+        '- send: end',
+      ].join('\n'),
+    });
+    expect(s.vusers).toMatchObject({ completed: 1, failed: 0 });
+    expect(l.frames.map((f) => f.text)).toEqual(['{"type":"ping"}', '{"type":"ping"}', '{"type":"ping"}', 'end']);
+    expect(s.messages).toMatchObject({ correlated: 3, replied: 3 });
+    expect(s.messages.unsolicited).toBe(3 + 1); // the news before each pong, and "echo: end"
+  });
+});

@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { ExitCode, usageError } from '../../errors.js';
-import { compareReports, formatCompareText, regressions, type CompareRow } from '../../report/compare.js';
-import { readReport, type WsloadReport } from '../../report/document.js';
+import type { CompareRow } from '../../report/compare.js';
+import type { WsloadReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
 
 /** Exit code when a metric regressed past the tolerance: the same as a crossed critical threshold. */
@@ -57,6 +57,11 @@ function partialNote(file: string, r: WsloadReport): string | undefined {
 async function compareCommand(baseFile: string, nextFile: string, flags: CompareFlags, ctx: CliContext): Promise<void> {
   const tolerancePct = flags.tolerance === undefined ? DEFAULT_TOLERANCE_PCT : parseTolerance(flags.tolerance);
   if (tolerancePct === undefined) throw usageError(`--tolerance must be a percentage from 0 to 1000 (e.g. 10%), got "${flags.tolerance}"`);
+  // Loaded when the command runs, not when it is registered.
+  const [{ compareReports, formatCompareText, regressions }, { readReport }] = await Promise.all([
+    import('../../report/compare.js'),
+    import('../../report/document.js'),
+  ]);
   const base = await readReport(baseFile);
   const next = await readReport(nextFile);
 

@@ -6,9 +6,8 @@
 import type { Command } from 'commander';
 import type { ErrorSample, PhaseResult } from '../../engine/run.js';
 import type { MetricsSnapshot } from '../../metrics/index.js';
-import { mergeErrorsByStep, mergeReports, readReport, type BaseReport, type WsloadReport } from '../../report/document.js';
-import { summarizeRun } from '../../report/run-summary.js';
-import { checkReportTargets, writeReports, type ReportTargets } from '../../report/write.js';
+import type { BaseReport, WsloadReport } from '../../report/document.js';
+import type { ReportTargets } from '../../report/write.js';
 import type { CliContext } from '../context.js';
 
 interface ReportFlags {
@@ -51,6 +50,12 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 async function reportCommand(file: string, flags: ReportFlags, ctx: CliContext): Promise<void> {
+  // Loaded when the command runs, not when it is registered.
+  const [{ mergeErrorsByStep, mergeReports, readReport }, { summarizeRun }, { checkReportTargets, writeReports }] = await Promise.all([
+    import('../../report/document.js'),
+    import('../../report/run-summary.js'),
+    import('../../report/write.js'),
+  ]);
   const targets: ReportTargets = {
     ...(flags.output !== undefined ? { json: flags.output } : {}),
     ...(flags.html !== undefined ? { html: flags.html } : {}),
@@ -63,7 +68,7 @@ async function reportCommand(file: string, flags: ReportFlags, ctx: CliContext):
   const reports: WsloadReport[] = [];
   for (const f of [file, ...flags.merge]) reports.push(await readReport(f));
   const report = reports.length > 1
-    ? mergeReports(reports, reports[0]!.command === 'run' ? { summarize: summarizeRunParts } : {})
+    ? mergeReports(reports, reports[0]!.command === 'run' ? { summarize: (snapshot, parts) => summarizeRunParts(snapshot, parts, { summarizeRun, mergeErrorsByStep }) } : {})
     : reports[0]!;
   const written = await writeReports(report, targets, { stdout: ctx.stdout, ...(flags.strict ? { strict: true } : {}) });
   // Say what was written, unless stdout carries a report.
@@ -71,10 +76,17 @@ async function reportCommand(file: string, flags: ReportFlags, ctx: CliContext):
   for (const f of written) log.write(`wrote ${f}\n`);
 }
 
+/** What `summarizeRunParts` needs from the modules the command loads when it runs. */
+interface RunPartsLib {
+  summarizeRun: typeof import('../../report/run-summary.js').summarizeRun;
+  mergeErrorsByStep: typeof import('../../report/document.js').mergeErrorsByStep;
+}
+
 const numberOr = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : fallback);
 
 /** `run`'s summary of merged parts: the snapshot's figures plus what lives outside it (drained VUs, error samples). */
-function summarizeRunParts(snapshot: MetricsSnapshot, parts: readonly WsloadReport[]): Partial<BaseReport> {
+function summarizeRunParts(snapshot: MetricsSnapshot, parts: readonly WsloadReport[], lib: RunPartsLib): Partial<BaseReport> {
+  const { summarizeRun, mergeErrorsByStep } = lib;
   const first = parts[0]!;
   const errorSamples: Record<string, ErrorSample> = {};
   // The first part's sample of a kind wins.

@@ -6,23 +6,18 @@
  */
 import type { Command } from 'commander';
 import type { RunResult } from '../../engine/run.js';
-import { runScriptDistributed } from '../../workers/coordinator.js';
 import { parseWorkers } from '../workers-option.js';
-import { readOpenFileLimit } from '../../workers/limits.js';
 import { usageError, WsloadError } from '../../errors.js';
-import { buildRunJson } from '../../report/run-json.js';
-import { summarizeRun, type RunSummary } from '../../report/run-summary.js';
-import { formatRunText, runErrorLabel } from '../../report/run-text.js';
+import type { RunSummary } from '../../report/run-summary.js';
 import { formatDurationMs, parseDurationMs } from '../../scenario/duration.js';
-import { loadScript } from '../../scenario/load.js';
 import { formatProblem, ScriptError } from '../../scenario/problems.js';
 import type { ScriptPlan } from '../../scenario/types.js';
 import { compilePlan } from '../../schedule/phases.js';
 import type { BaseReport } from '../../report/document.js';
 import type { RunningServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
-import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
-import { endOnOutcome, runOutcome } from '../outcome.js';
+import type { Gate } from '../gate.js';
+import { addGateOptions, type GateFlags } from '../gate-options.js';
 import { addLiveOptions, resolveLiveFlags, runLiveMeta, startLive, type Live, type LiveFlags } from '../live.js';
 
 export interface RunFlags extends GateFlags, LiveFlags {
@@ -89,6 +84,8 @@ function plural(n: number, word: string): string {
 }
 
 async function load(script: string, flags: RunFlags, target: string | undefined, ctx: CliContext): Promise<ScriptPlan> {
+  // The script loader (YAML, tsx for TypeScript processors) is loaded by the commands that read scripts.
+  const { loadScript } = await import('../../scenario/load.js');
   try {
     return await loadScript(script, {
       ...(flags.environment !== undefined ? { environment: flags.environment } : {}),
@@ -116,6 +113,24 @@ export function isPartialRun(aborted: boolean, s: RunSummary): boolean {
 }
 
 async function runCommand(script: string, flags: RunFlags, ctx: CliContext, version: string): Promise<void> {
+  // What a run needs, loaded when one runs (registering the command loads none of it).
+  const [
+    { runScriptDistributed },
+    { readOpenFileLimit },
+    { buildRunJson },
+    { summarizeRun },
+    { formatRunText, runErrorLabel },
+    { finishGate, prepareGate, startEmbeddedServer, watchAbort },
+    { endOnOutcome, runOutcome },
+  ] = await Promise.all([
+    import('../../workers/coordinator.js'),
+    import('../../workers/limits.js'),
+    import('../../report/run-json.js'),
+    import('../../report/run-summary.js'),
+    import('../../report/run-text.js'),
+    import('../gate.js'),
+    import('../outcome.js'),
+  ]);
   const problems: string[] = [];
   let drainMs: number = RUN_DEFAULTS.drainTimeoutMs;
   if (flags.drainTimeout !== undefined) {
@@ -135,7 +150,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   const workers = parseWorkers(flags.workers);
   let result: RunResult & { distribution?: { partial: boolean } };
   let plan: ScriptPlan;
-  let gate: Awaited<ReturnType<typeof prepareGate>>;
+  let gate: Gate;
   let abortOnFail: ReturnType<typeof watchAbort> = { decision: () => undefined };
   let live: Live | undefined;
   try {

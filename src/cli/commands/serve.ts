@@ -6,11 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { usageError, WsloadError } from '../../errors.js';
-import { resolveWorkers, SERVER_DEFAULTS, startClusterServer, startServer, type ServerOptions } from '../../server/index.js';
+import { SERVER_DEFAULTS, type ServerOptions } from '../../server/options.js';
 import type { CliContext } from '../context.js';
 
 /** Environment variable read for the token when --auth-token is not given (keeps it out of `ps`). */
 export const AUTH_TOKEN_ENV = 'WSLOAD_AUTH_TOKEN';
+
+/** The server library, imported when the command runs. */
+type ServerModule = typeof import('../../server/index.js');
 
 /** Raw flag values as commander hands them over; numbers are parsed in the action. */
 interface ServeFlags {
@@ -100,11 +103,13 @@ function collect(value: string, previous: string[]): string[] {
 
 /** Start the server, print where it listens, and close it on the first signal. */
 async function runServe(flags: ServeFlags, ctx: CliContext): Promise<void> {
+  // The server (ws, prom-client) is loaded when it starts; registering the command loads only its defaults.
+  const { resolveWorkers, startClusterServer, startServer } = await import('../../server/index.js');
   const options = serverOptions(flags, ctx.env);
-  const workers = workersFlag(flags.workers);
+  const workers = workersFlag(flags.workers, resolveWorkers);
   const toStderr = (line: string): void => { ctx.stderr.write(`${line}\n`); };
   if (workers > 1) {
-    await runCluster(options, workers, flags, ctx, toStderr);
+    await runCluster(startClusterServer, options, workers, flags, ctx, toStderr);
     return;
   }
   const server = await startServer({ ...options, ...(flags.quiet ? {} : { log: toStderr }) });
@@ -121,7 +126,7 @@ async function runServe(flags: ServeFlags, ctx: CliContext): Promise<void> {
  * names the worker count after the URLs). Worker deaths and restarts go to stderr even with --quiet.
  * Exits 1 if workers keep dying (the cluster gave up).
  */
-async function runCluster(options: ServerOptions, workers: number, flags: ServeFlags, ctx: CliContext, toStderr: (line: string) => void): Promise<void> {
+async function runCluster(startClusterServer: ServerModule['startClusterServer'], options: ServerOptions, workers: number, flags: ServeFlags, ctx: CliContext, toStderr: (line: string) => void): Promise<void> {
   const maxConnections = options.maxConnections ?? SERVER_DEFAULTS.maxConnections;
   if (maxConnections < workers) {
     throw usageError(`--max-connections (${maxConnections}) must be at least --workers (${workers}): the limit is split between the workers`);
@@ -138,7 +143,7 @@ async function runCluster(options: ServerOptions, workers: number, flags: ServeF
 }
 
 /** `--workers`: 'auto' (the cores) or an integer 1-MAX_WORKERS. */
-function workersFlag(raw: string): number {
+function workersFlag(raw: string, resolveWorkers: ServerModule['resolveWorkers']): number {
   if (raw.trim().toLowerCase() === 'auto') return resolveWorkers('auto');
   return intFlag('--workers', raw, 1, MAX_WORKERS, `an integer 1-${MAX_WORKERS} or "auto"`);
 }

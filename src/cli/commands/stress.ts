@@ -4,23 +4,18 @@
  * prints the summary block, writes the JSON report and decides the exit code.
  */
 import type { Command } from 'commander';
-import { offeredRate, type StressOptions } from '../../engine/stress.js';
-import { runStressDistributed, type DistributedStressResult } from '../../workers/coordinator.js';
-import { parseLocalAddresses } from '../../workers/plan.js';
+import type { StressOptions } from '../../engine/stress.js';
+import type { DistributedStressResult } from '../../workers/coordinator.js';
 import { parseWorkers } from '../workers-option.js';
-import { readOpenFileLimit } from '../../workers/limits.js';
-import { checkFdBudget } from '../diagnose.js';
 import { usageError, WsloadError } from '../../errors.js';
-import { buildStressJson, type StressJsonOptions } from '../../report/stress-json.js';
-import { summarizeStress, type StressSummary } from '../../report/stress-summary.js';
-import { errorLabel, formatStressText } from '../../report/stress-text.js';
+import type { StressJsonOptions } from '../../report/stress-json.js';
+import type { StressSummary } from '../../report/stress-summary.js';
 import { parseDurationMs } from '../../scenario/duration.js';
 import type { RunningServer } from '../../server/index.js';
 import type { BaseReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
 import { resolveRateFlags } from '../rate-options.js';
-import { addGateOptions, finishGate, prepareGate, startEmbeddedServer, watchAbort, type GateFlags } from '../gate.js';
-import { endOnOutcome, runOutcome } from '../outcome.js';
+import { addGateOptions, type GateFlags } from '../gate-options.js';
 import { addLiveOptions, resolveLiveFlags, startLive, stressLiveMeta, type Live, type LiveFlags } from '../live.js';
 
 /** The seed's test modes. */
@@ -245,6 +240,31 @@ export function isPartialStress(aborted: boolean, s: StressSummary, planned: { c
 }
 
 async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliContext, version: string): Promise<void> {
+  // What a run needs, loaded when one runs (registering the command loads none of it); the
+  // embedded server (gate.ts), the dashboard (live.ts) and the report writers load only when asked for.
+  const [
+    { offeredRate },
+    { runStressDistributed },
+    { parseLocalAddresses },
+    { readOpenFileLimit },
+    { checkFdBudget },
+    { buildStressJson },
+    { summarizeStress },
+    { errorLabel, formatStressText },
+    { finishGate, prepareGate, startEmbeddedServer, watchAbort },
+    { endOnOutcome, runOutcome },
+  ] = await Promise.all([
+    import('../../engine/stress.js'),
+    import('../../workers/coordinator.js'),
+    import('../../workers/plan.js'),
+    import('../../workers/limits.js'),
+    import('../diagnose.js'),
+    import('../../report/stress-json.js'),
+    import('../../report/stress-summary.js'),
+    import('../../report/stress-text.js'),
+    import('../gate.js'),
+    import('../outcome.js'),
+  ]);
   // Thresholds and report destinations are checked before anything is sent.
   const gate = await prepareGate(flags, ctx);
   // More connections than this process may open: one line with the fix now, not a storm of EMFILE.

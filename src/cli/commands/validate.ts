@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { ExitCode, WsloadError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { formatDurationMs } from '../../scenario/duration.js';
-import { loadScript } from '../../scenario/load.js';
 import { ScriptError, sortProblems, type Problem } from '../../scenario/problems.js';
 import type { ScriptPlan } from '../../scenario/types.js';
 
@@ -52,6 +51,8 @@ interface CheckResult {
 }
 
 async function check(script: string, flags: ValidateFlags, env: NodeJS.ProcessEnv): Promise<CheckResult> {
+  // The script loader (YAML, tsx) is loaded when a script is read, not when the command is registered.
+  const { loadScript } = await import('../../scenario/load.js');
   try {
     const plan = await loadScript(script, {
       ...(flags.environment !== undefined ? { environment: flags.environment } : {}),
