@@ -58,8 +58,7 @@ export interface StressOptions {
   ratePer?: RatePer;
   /**
    * What the requests are: `mixed` (the default) alternates pings (odd ids) and agent messages (even
-   * ids), `ping` sends pings only, `agent` agent messages only. Absent: the `WSLOAD_STRESS_MIX`
-   * environment variable when it names one (for benchmarks against a pings-only client), else `mixed`.
+   * ids), `ping` sends pings only (to compare with a pings-only client), `agent` agent messages only.
    */
   mix?: StressMix;
 }
@@ -208,8 +207,7 @@ export function resolveEngineOptions(o: StressOptions): ResolvedStressOptions {
 }
 
 function resolveMix(mix: StressMix | undefined): { mix?: 'ping' | 'agent' } {
-  const m = mix ?? process.env['WSLOAD_STRESS_MIX'];
-  return m === 'ping' || m === 'agent' ? { mix: m } : {};
+  return mix === 'ping' || mix === 'agent' ? { mix } : {};
 }
 
 // ---- send templates: UTF-8 bytes written into each frame's payload, never JSON.stringify ----

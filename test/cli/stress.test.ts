@@ -84,6 +84,22 @@ describe('wsload stress configuration', () => {
     expect(r.stdout).toMatch(cleanBlock(4, 3));
   });
 
+  it('--mix picks what is sent: pings only, agent messages only; anything else exits 2', async () => {
+    const srv = await server();
+    const dir = await tempDir();
+    for (const [mix, type, other] of [['ping', 'ping', 'agent_message'], ['agent', 'agent_message', 'ping']] as const) {
+      const file = join(dir, `${mix}.json`);
+      const r = await cli(['--url', srv.url, '-c', '2', '-m', '3', '-q', '--mix', mix, '-o', file]);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(await readFile(file, 'utf8'));
+      expect(report.latencyByType[type].count).toBe(6);
+      expect(report.latencyByType[other].count).toBe(0);
+      expect(report.options.mix).toBe(mix);
+    }
+    const bad = await cli(['--url', srv.url, '--mix', 'pong']);
+    expect(bad).toMatchObject({ code: 2, stderr: 'error: --mix must be one of mixed, ping, agent, got "pong"\n' });
+  });
+
   it('lets flags beat the environment', async () => {
     const srv = await server();
     const r = await cli(['--url', srv.url, '-c', '2', '--messages', '1', '-q'], { WS_URL: 'ws://127.0.0.1:1/nowhere', CONNECTIONS: '50', MESSAGES: '50' });

@@ -2,7 +2,7 @@
  * `stress`' hot path without JSON: the request frames written as bytes (they must be byte for byte
  * what the string templates made), the reply fast path, and the request mix.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readPlainReplyId, resolveEngineOptions, runStress, writeAgentMessage, writePing, type StressOptions } from '../../src/engine/stress.js';
 import { summarizeStress } from '../../src/report/stress-summary.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
@@ -70,26 +70,11 @@ describe('readPlainReplyId: the reference server\'s reply layout', () => {
 
 describe('the request mix', () => {
   const base: StressOptions = { url: 'ws://127.0.0.1:1/ws', connections: 1, messages: 1, batch: 1, replyTimeoutMs: 1000, connectTimeoutMs: 1000 };
-  const saved = process.env['WSLOAD_STRESS_MIX'];
-  afterEach(() => {
-    if (saved === undefined) delete process.env['WSLOAD_STRESS_MIX'];
-    else process.env['WSLOAD_STRESS_MIX'] = saved;
-  });
-
   it('resolves to nothing for the default (reports list only what was set), else to the mix', () => {
-    delete process.env['WSLOAD_STRESS_MIX'];
     expect(resolveEngineOptions(base)).not.toHaveProperty('mix');
     expect(resolveEngineOptions({ ...base, mix: 'mixed' })).not.toHaveProperty('mix');
     expect(resolveEngineOptions({ ...base, mix: 'ping' }).mix).toBe('ping');
     expect(resolveEngineOptions({ ...base, mix: 'agent' }).mix).toBe('agent');
-  });
-
-  it('takes WSLOAD_STRESS_MIX when the option is absent, and ignores an unknown value', () => {
-    process.env['WSLOAD_STRESS_MIX'] = 'ping';
-    expect(resolveEngineOptions(base).mix).toBe('ping');
-    expect(resolveEngineOptions({ ...base, mix: 'mixed' })).not.toHaveProperty('mix');
-    process.env['WSLOAD_STRESS_MIX'] = 'pong';
-    expect(resolveEngineOptions(base)).not.toHaveProperty('mix');
   });
 
   for (const [mix, ping, agent] of [['mixed', 4 * 6, 4 * 5], ['ping', 4 * 11, 0], ['agent', 0, 4 * 11]] as const) {

@@ -4,7 +4,7 @@
  * prints the summary block, writes the JSON report and decides the exit code.
  */
 import type { Command } from 'commander';
-import type { StressOptions } from '../../engine/stress.js';
+import type { StressMix, StressOptions } from '../../engine/stress.js';
 import type { DistributedStressResult } from '../../workers/coordinator.js';
 import { parseWorkers } from '../workers-option.js';
 import { usageError, WsloadError } from '../../errors.js';
@@ -36,6 +36,9 @@ export const STRESS_DEFAULTS = {
   connectTimeoutMs: 10_000,
 } as const;
 
+/** What `--mix` accepts (the engine's StressMix; listed here so registering the command loads no engine code). */
+const MIXES: readonly StressMix[] = ['mixed', 'ping', 'agent'];
+
 /** Environment variables the seed's scripts read. */
 export const STRESS_ENV = { url: 'WS_URL', connections: 'CONNECTIONS', messages: 'MESSAGES' } as const;
 
@@ -51,6 +54,8 @@ export interface StressFlags extends GateFlags, LiveFlags {
   connectTimeout?: string;
   serve?: boolean;
   quiet?: boolean;
+  /** What the requests are: mixed (default), ping, agent. */
+  mix?: string;
   /** Worker processes (`--workers`); absent: decided by the size of the run (docs/workers.md). */
   workers?: string;
   /** Source addresses (`--local-address 127.0.0.1-127.0.0.8`). */
@@ -67,7 +72,7 @@ export type ValueSource = 'flag' | 'preset' | 'env' | 'default' | 'duration';
 /** Everything the command needs, validated. */
 export interface StressPlan {
   options: Required<Pick<StressOptions, 'url' | 'connections' | 'messages' | 'batch' | 'inflight' | 'replyTimeoutMs' | 'connectTimeoutMs'>>
-    & Pick<StressOptions, 'rate' | 'ratePer'>;
+    & Pick<StressOptions, 'rate' | 'ratePer' | 'mix'>;
   preset: PresetName | undefined;
   serve: boolean;
   /** True when a URL was given (flag or WS_URL), so `--serve` says it ignores it. */
@@ -154,6 +159,11 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
   const connectTimeoutMs = timeout(flags.connectTimeout, '--connect-timeout', STRESS_DEFAULTS.connectTimeoutMs);
   // Rate mode: --rate/--duration may set the message count and the window.
   const rated = resolveRateFlags(flags, { connections, messages, inflight, replyTimeoutMs }, problems);
+  let mix: StressMix | undefined;
+  if (flags.mix !== undefined) {
+    if ((MIXES as readonly string[]).includes(flags.mix)) mix = flags.mix as StressMix;
+    else problems.push(`--mix must be one of ${MIXES.join(', ')}, got "${flags.mix}"`);
+  }
 
   let url: string = STRESS_DEFAULTS.url;
   let urlSource: ValueSource = 'default';
@@ -179,7 +189,7 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
 
   if (problems.length > 0) throw usageError(problems.join('; '));
   return {
-    options: { url, connections, messages: rated.messages, batch, inflight: rated.inflight, replyTimeoutMs, connectTimeoutMs, ...rated.options },
+    options: { url, connections, messages: rated.messages, batch, inflight: rated.inflight, replyTimeoutMs, connectTimeoutMs, ...rated.options, ...(mix !== undefined ? { mix } : {}) },
     preset,
     serve: flags.serve === true,
     urlGiven: urlSource !== 'default',
@@ -222,6 +232,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--connect-timeout <ms>', `bound on each opening handshake (default ${STRESS_DEFAULTS.connectTimeoutMs})`)
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and test it (--url is ignored)')
     .option('-q, --quiet', 'no start line and no live progress on stderr, only the summary')
+    .option('--mix <kind>', 'what each connection sends: mixed (pings and agent messages alternately, the default), ping or agent')
     .option('--workers <n>', 'worker processes to spread connections over (auto: one per core; default: decided by the size of the run, see docs/workers.md; 1 runs in this process)')
     .option('--local-address <list>', 'source addresses, a comma list or a range such as 127.0.0.1-127.0.0.8 (chosen automatically for loopback targets past 20,000 connections)');
   addLiveOptions(addGateOptions(cmd))
