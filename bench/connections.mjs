@@ -11,10 +11,10 @@
 //
 //   npm run bench:connections                       # BENCH_CONNECTIONS=50000
 //   BENCH_CONNECTIONS=5000 npm run bench:connections
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { bin, machineInfo, procCpuSec, sourceState, writeSections } from './lib.mjs';
+import { bin, machineInfo, procCpuSec, sourceState, startServer as startServeProcess, writeSections } from './lib.mjs';
 import { runStressDistributed } from '../dist/workers/coordinator.js';
 import { readEphemeralPorts, readOpenFileLimit } from '../dist/workers/limits.js';
 import { summarizeStress } from '../dist/report/stress-summary.js';
@@ -38,32 +38,11 @@ const fd = readOpenFileLimit();
 const ports = readEphemeralPorts();
 const cores = availableParallelism();
 
-/** Start `wsload serve --port 0` (not pinned: several share the cores); resolves with its URL, pid and stop(). */
+/** Start one unpinned `wsload serve --port 0` (several share the cores). */
 const SERVER_FLAGS = ['--rate-limit', '0', '--heartbeat', '0', '--idle-timeout', '0', '--no-metrics'];
-async function startServer(maxConnections) {
+function startServer(maxConnections) {
   const cluster = MODE === 'cluster' ? ['--workers', String(SERVER_PROCESSES)] : [];
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--quiet', '--max-connections', String(maxConnections), ...cluster, ...SERVER_FLAGS],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /ws:\/\/[^\s]+/.exec(buf);
-      if (m) { clearTimeout(timer); resolve(m[0]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited early (${code})`)); });
-  });
-  return {
-    url,
-    pid: child.pid,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    }),
-  };
+  return startServeProcess(['--quiet', '--max-connections', String(maxConnections), ...cluster, ...SERVER_FLAGS], { pin: false });
 }
 
 /** CPU seconds and peak RSS of a process and its children (a cluster's workers), from /proc. */

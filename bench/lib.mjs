@@ -26,9 +26,13 @@ export function pinned(core, cmd, args) {
   return twoCores ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
 }
 
-/** Start `wsload serve --port 0` on core 0; resolves with its URL and a stop function. */
-export async function startServer(extra = []) {
-  const [cmd, args] = pinned(0, process.execPath, [bin, 'serve', '--port', '0', ...extra]);
+/**
+ * Start `wsload serve --port 0`, on core 0 unless `pin: false` (several servers sharing the cores);
+ * resolves with its URL, pid and a stop function.
+ */
+export async function startServer(extra = [], { pin = true } = {}) {
+  const serve = [bin, 'serve', '--port', '0', ...extra];
+  const [cmd, args] = pin ? pinned(0, process.execPath, serve) : [process.execPath, serve];
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     let buf = '';

@@ -24,6 +24,7 @@ import {
   type ViewContext,
 } from '../thresholds/index.js';
 import type { CliContext } from './context.js';
+import type { RunOutcome } from './outcome.js';
 import type { GateFlags } from './gate-options.js';
 
 export { addGateOptions, type GateFlags } from './gate-options.js';
@@ -84,12 +85,10 @@ export interface FinishInput {
   view?: ViewContext;
   /** The run was cut short by Ctrl-C. */
   interrupted: boolean;
-  /** The target could not be reached: nothing to judge. */
-  unreachable: boolean;
-  /** The run could not do its job although it was judged (the target went away mid-run): the report says exit 1. */
-  runFailed?: boolean;
-  /** A threshold with abortOnFail stopped the run. */
-  abort?: AbortDecision;
+  /** How the run ended (src/cli/outcome.ts): unreachable (nothing to judge), nothing connected, target lost. */
+  outcome: RunOutcome;
+  /** Set when a threshold with abortOnFail stopped the run. */
+  abort: AbortDecision | undefined;
 }
 
 /**
@@ -97,7 +96,9 @@ export interface FinishInput {
  * (0 or 3; an interrupted run keeps 130 and is still judged and written).
  */
 export async function finishGate(gate: Gate, input: FinishInput, ctx: CliContext): Promise<{ exitCode: number; report: WsloadReport }> {
-  const judge = !input.unreachable;
+  const { unreachable, noneConnected, targetLost } = input.outcome;
+  const runFailed = noneConnected || targetLost;
+  const judge = !unreachable;
   const verdicts = judge ? evaluate(gate.set, createMetricView(input.snapshot, input.view ?? {})) : [];
   if (judge) {
     const text = formatVerdicts(verdicts, ctx, { defaults: gate.set.defaultsApplied, strict: gate.strict, ...(input.abort ? { abort: input.abort } : {}) });
@@ -109,7 +110,7 @@ export async function finishGate(gate: Gate, input: FinishInput, ctx: CliContext
     verdicts,
     strict: gate.strict,
     ...(input.abort ? { abortedByThreshold: true } : {}),
-    exitCode: input.unreachable || (input.runFailed === true && !input.interrupted) ? ExitCode.RunFailed : exitCode,
+    exitCode: unreachable || (runFailed && !input.interrupted) ? ExitCode.RunFailed : exitCode,
   });
   await writeReports(report, gate.targets, { stdout: ctx.stdout, strict: gate.strict });
   return { exitCode, report };

@@ -39,14 +39,10 @@ export function readTopLevelId(buf: Buffer, key: Buffer): number {
     const c = buf[i]!;
     if (c === QUOTE) {
       if (i === at && depth === 1) {
-        let j = i + key.length;
-        while (j < n && isSpace(buf[j])) j++;
-        if (buf[j] === 0x3a /* : */) return readIdValue(buf, j + 1);
+        const value = valueAfter(buf, i + key.length, n);
+        if (value >= 0) return readIdValue(buf, value);
       }
-      // Skip the string, escapes included.
-      i++;
-      while (i < n && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
-      i++;
+      i = skipString(buf, i, n);
       continue;
     }
     if (c === 0x7b || c === 0x5b) depth++;
@@ -71,14 +67,11 @@ function readShort(buf: Buffer, key: Buffer, n: number): number {
         let k = 1;
         while (k < keyLen && buf[i + k] === key[k]) k++;
         if (k === keyLen) {
-          let j = i + keyLen;
-          while (j < n && isSpace(buf[j])) j++;
-          if (buf[j] === 0x3a /* : */) return readIdValue(buf, j + 1);
+          const value = valueAfter(buf, i + keyLen, n);
+          if (value >= 0) return readIdValue(buf, value);
         }
       }
-      i++;
-      while (i < n && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
-      i++;
+      i = skipString(buf, i, n);
       continue;
     }
     if (c === 0x7b || c === 0x5b) depth++;
@@ -86,6 +79,19 @@ function readShort(buf: Buffer, key: Buffer, n: number): number {
     i++;
   }
   return NO_ID;
+}
+
+/** Index just past the string starting at `i` (a quote), escapes included. */
+function skipString(buf: Buffer, i: number, n: number): number {
+  i++;
+  while (i < n && buf[i] !== QUOTE) i += buf[i] === BACKSLASH ? 2 : 1;
+  return i + 1;
+}
+
+/** After a key ending at `j`: the index of its value (past the colon), or -1 when it is not a key. */
+function valueAfter(buf: Buffer, j: number, n: number): number {
+  while (j < n && isSpace(buf[j])) j++;
+  return buf[j] === 0x3a /* : */ ? j + 1 : -1;
 }
 
 function readIdValue(buf: Buffer, from: number): number {

@@ -5,32 +5,17 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initHistograms, MetricsRecorder } from '../../src/metrics/index.js';
-import { LiveFeed, workStage, type FeedEvent, type LiveMeta } from '../../src/live/feed.js';
+import { LiveFeed, workStage, type FeedEvent } from '../../src/live/feed.js';
 import { buildSeries } from '../../src/report/series.js';
 import * as T from '../../src/thresholds/index.js';
-import { START, syntheticReport, syntheticSnapshot, THRESHOLD_ARGS } from '../report/fixtures.js';
+import { START, syntheticReport, syntheticSnapshot } from '../report/fixtures.js';
+
+import { RUN_META, set, STRESS_META } from './fixtures.js';
 
 beforeAll(async () => {
   await initHistograms();
 });
 
-const set = (): T.ThresholdSet => T.buildThresholdSet({ cli: THRESHOLD_ARGS.map((a, i) => T.parseThresholdArg(a, i)) });
-
-const RUN_META: LiveMeta = {
-  command: 'run',
-  target: 'ws://127.0.0.1:9/ws',
-  plan: { kind: 'phases', durationMs: 2000, phases: [{ name: 'ramp', startSec: 0, endSec: 1 }, { name: 'steady', startSec: 1, endSec: 2 }] },
-  parameters: [],
-  vusers: true,
-};
-
-const STRESS_META: LiveMeta = {
-  command: 'stress',
-  target: 'ws://127.0.0.1:9/ws',
-  plan: { kind: 'work', connections: 10, messages: 20 },
-  parameters: [],
-  vusers: false,
-};
 
 describe('LiveFeed', () => {
   it('holds the series and verdicts the reports compute from the final snapshot', () => {

@@ -211,7 +211,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   const summary = summarizeRun(result);
   const target = result.target;
   const outcome = runOutcome(result.aborted, summary, result.snapshot);
-  const { unreachable, noneConnected, targetLost } = outcome;
+  const { unreachable, targetLost } = outcome;
   const scenarios = plan.scenarios.map((s) => ({ name: s.name, weight: s.weight }));
   // Unreachable: one clear line and no summary (main prints the error).
   if (!unreachable) {
@@ -235,9 +235,8 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     snapshot: result.snapshot,
     view: { offeredRatePerSec: 'unknown' },
     interrupted: result.aborted,
-    ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
-    unreachable,
-    runFailed: noneConnected || targetLost,
+    outcome,
+    abort: abortOnFail.decision(),
   }, ctx));
 
   endOnOutcome(outcome, summary, {

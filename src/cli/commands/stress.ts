@@ -340,7 +340,7 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
 
   const summary = summarizeStress(result.snapshot);
   const outcome = runOutcome(result.aborted, summary, result.snapshot);
-  const { unreachable, noneConnected, targetLost } = outcome;
+  const { unreachable, targetLost } = outcome;
   // Unreachable: one clear line and no summary (main prints the error).
   if (!unreachable) gate.summaryStream.write(formatStressText(summary, { interrupted: result.aborted }));
   const options: StressJsonOptions = { ...o, url, preset: plan.preset ?? null, serve: plan.serve };
@@ -357,9 +357,8 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
     snapshot: result.snapshot,
     view,
     interrupted: result.aborted,
-    ...(abortOnFail.decision() ? { abort: abortOnFail.decision()! } : {}),
-    unreachable,
-    runFailed: noneConnected || targetLost,
+    outcome,
+    abort: abortOnFail.decision(),
   }, ctx));
 
   endOnOutcome(outcome, summary, {
