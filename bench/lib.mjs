@@ -15,7 +15,7 @@ export const bin = join(root, 'bin', 'wsload.js');
  * bench measures wsload as users run it, under the bench's own node (`process.execPath`).
  */
 export const binNodeFlags = (/^#!\S*env -S \S*node\b(.*)$/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0])?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
-/** How the method lines name a wsload client's launch: `node --max-semi-space-size=… bin/wsload.js`. */
+/** How the method lines name a wsload client's launch: `node bin/wsload.js`, with the shebang's node flags if it has any. */
 export const wsloadCmd = ['node', ...binNodeFlags, 'bin/wsload.js'].join(' ');
 export const measure = join(root, 'bench', 'measure.mjs');
 export const tmp = mkdtempSync(join(tmpdir(), 'wsload-bench-'));

@@ -1,13 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// Thin launcher: the CLI lives in the compiled dist/ (run `npm run build` after changing src/).
+#!/usr/bin/env node
+// Thin launcher: the CLI is the esbuild bundle in dist/bundle/ (`npm run build`: tsc, then
+// scripts/bundle.mjs; run it after changing src/). A bundle starts in ~0.1 CPU-s less than the
+// ~150 separate ES modules of dist/ (bench/RESULTS.md, Start-up).
 //
-// --max-semi-space-size=4 (MiB, V8's default here is 8): a smaller young generation takes ~10 MiB
-// (`stress`) to ~20 MiB (`run`) off the peak RSS of 100 connections × 1,000 messages at the same
-// CPU; 2 made `stress` worse (objects promoted early grew the old generation). V8 reads it only
-// from node's command line, hence the shebang (`env -S`: GNU coreutils ≥ 8.30, macOS; npm's
-// Windows shim, cmd-shim, reads it too). `node bin/wsload.js …` runs without it; worker processes
-// inherit it from this process (src/workers/coordinator.ts passes it on).
-import { main } from '../dist/cli/main.js';
+// No node flags here on purpose: any V8 flag on node's command line makes V8 reject Node's built-in
+// code cache (≈ 25 ms of every start-up), and the one we had (--max-semi-space-size=4) no longer
+// lowers the peak RSS of the bundled CLI (100 × 1,000: 71–74 MiB with or without it).
+import { main } from '../dist/bundle/wsload.js';
 
 main(process.argv).then(
   (code) => { process.exitCode = code; },
