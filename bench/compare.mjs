@@ -104,16 +104,16 @@ const TOOLS = [
     reports: 'its own percentiles (sorted array)',
   },
   {
-    key: 'stress', label: 'wsload stress', cmd: `${wsloadCmd} stress --url URL -c ${C} -m ${M} --quiet --json FILE`,
-    run: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', String(C), '-m', String(M), '--quiet', '--json', f] }),
-    empty: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', '1', '-m', '1', '--quiet', '--json', f] }),
-    emptyCmd: `${wsloadCmd} stress --url URL -c 1 -m 1 --quiet --json FILE`,
+    key: 'stress', label: 'wsload stress', cmd: `${wsloadCmd} stress --url URL -c ${C} -m ${M} --mix ping --quiet --json FILE`,
+    run: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', String(C), '-m', String(M), '--mix', 'ping', '--quiet', '--json', f] }),
+    empty: (url, f) => ({ args: [bin, 'stress', '--url', url, '-c', '1', '-m', '1', '--mix', 'ping', '--quiet', '--json', f] }),
+    emptyCmd: `${wsloadCmd} stress --url URL -c 1 -m 1 --mix ping --quiet --json FILE`,
     parse(r, f, want) {
       const j = JSON.parse(readFileSync(f, 'utf8'));
       return { roundTrips: j.messages.received, expected: j.messages.received === want, perSecond: j.messages.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
     },
     reports: 'HDR `ws.rtt` per message (p50…p99.9, per type, per second)',
-    note: 'sends pings and agent messages alternately (ids 1…M), then a disconnect per connection',
+    note: 'with `--mix ping` sends pings only (ids 1…M), the workload of issue 5 and of the other clients (the default mix alternates pings and agent messages), then a disconnect per connection',
   },
   {
     key: 'run', label: 'wsload run (ping script)', cmd: `${wsloadCmd} run bench/scripts/ping.yml -t URL --quiet --json FILE`,

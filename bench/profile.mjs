@@ -16,7 +16,7 @@ const profDir = join(tmp, 'profiles');
 
 const CASES = [
   { key: 'bare', label: 'bare `ws` client, 100 × 1,000', args: (url) => [join(root, 'bench', 'bare-client.mjs'), '--url', url, '-c', String(C), '-m', String(M)] },
-  { key: 'stress', label: '`wsload stress -c 100 -m 1000`', args: (url) => [bin, 'stress', '--url', url, '-c', String(C), '-m', String(M), '--quiet', '--json', join(tmp, 'p-stress.json')] },
+  { key: 'stress', label: '`wsload stress -c 100 -m 1000 --mix ping`', args: (url) => [bin, 'stress', '--url', url, '-c', String(C), '-m', String(M), '--mix', 'ping', '--quiet', '--json', join(tmp, 'p-stress.json')] },
   { key: 'run', label: '`wsload run bench/scripts/ping.yml` (100 × 1,000)', args: (url) => [bin, 'run', join(root, 'bench', 'scripts', 'ping.yml'), '-t', url, '--quiet', '--json', join(tmp, 'p-run.json')] },
   { key: 'startup', label: 'empty `wsload stress -c 1 -m 1` (start-up)', args: (url) => [bin, 'stress', '--url', url, '-c', '1', '-m', '1', '--quiet', '--json', join(tmp, 'p-empty.json')] },
 ];
