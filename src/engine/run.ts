@@ -37,6 +37,12 @@ export interface RunOptions {
   random?: () => number;
   /** Distinct message types with their own `ws.rtt.<type>` histogram; more go to `ws.rtt.other` (default 100). */
   maxMessageTypes?: number;
+  /**
+   * Source addresses: each new user binds the next one, round-robin, unless its ws options (the
+   * script's `config.ws`, its connect step, or a connect function) set `localAddress` themselves.
+   * Default [] (the OS picks). One address has ~28k ephemeral ports towards one server address (docs/workers.md).
+   */
+  localAddresses?: readonly string[];
 }
 
 /** Sent to `onProgress` once per metrics interval. */
@@ -275,6 +281,8 @@ export async function runScript(plan: ScriptPlan, options: RunOptions = {}, deps
 
   let target = plan.target;
   let firstConnectError: RunResult['firstConnectError'];
+  const sources = options.localAddresses ?? [];
+  let nextSource = 0;
   const host: VuHost = {
     clock,
     settings,
@@ -286,6 +294,15 @@ export async function runScript(plan: ScriptPlan, options: RunOptions = {}, deps
     connecting: (url) => { target ??= url; },
     connectFailed: (kind, message) => { firstConnectError ??= { kind, message }; },
     target: new TargetWatch(),
+    ...(sources.length > 0
+      ? {
+          nextLocalAddress: () => {
+            const address = sources[nextSource];
+            nextSource = (nextSource + 1) % sources.length;
+            return address;
+          },
+        }
+      : {}),
   };
 
   // Everything that can be refused is refused here, before the first arrival.

@@ -125,6 +125,11 @@ export interface VuHost {
   connectFailed(kind: string, message: string): void;
   /** Connection outcomes, to tell whether the target went away mid-run (optional). */
   readonly target?: TargetWatch;
+  /**
+   * The source address for a user's connection when its ws options set none (`RunOptions.localAddresses`,
+   * round-robin); undefined: the OS picks. Asked once per user, only when the user does not set its own.
+   */
+  nextLocalAddress?(): string | undefined;
 }
 
 // ---- prepared scenarios ----
@@ -666,6 +671,11 @@ export class VirtualUser implements ConnectionEvents {
       options = isPlainObject(wsArgs.options) ? wsArgs.options : {};
     }
     this.checkStopped();
+    // Source-address spreading: the script's ws options (or the connect function) win when they set one.
+    if (options.localAddress === undefined && host.nextLocalAddress !== undefined) {
+      const localAddress = host.nextLocalAddress();
+      if (localAddress !== undefined) options = { ...options, localAddress };
+    }
     host.connecting(target);
     const conn = new Connection(target, this, {
       connectTimeoutMs: host.settings.connectTimeoutMs,

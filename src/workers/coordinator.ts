@@ -18,7 +18,7 @@ import type { LoadOptions, ScriptPlan } from '../scenario/types.js';
 import { compilePlan, plannedCounts } from '../schedule/phases.js';
 import { readEphemeralPorts, readOpenFileLimit } from './limits.js';
 import { mergeRunProgress, mergeRunResults, mergeStressProgress, mergeStressResults } from './merge.js';
-import { planRun, planStress } from './plan.js';
+import { addressSlice, planRun, planStress, usersOpenAtOnce } from './plan.js';
 import { isFromWorker, type ErrorMessage, type FromWorker, type ResultMessage, type ToWorker, type WorkerJob, type WorkerUsage } from './protocol.js';
 
 export interface DistributeOptions {
@@ -52,6 +52,11 @@ export interface RunDistributeOptions extends DistributeOptions {
   log?: (line: string) => void;
   /** The plan when the caller has loaded it already (it is then not loaded again here). */
   plan?: ScriptPlan;
+  /**
+   * `--local-address`: source addresses, split between workers (`addressSlice`); each new user binds
+   * the next of its worker's. Default: `runOptions.localAddresses`, else automatic for a loopback target.
+   */
+  localAddresses?: readonly string[];
 }
 
 /** How one worker process ended. */
@@ -185,23 +190,29 @@ export async function runScriptDistributed(scriptPath: string, loadOptions: Load
   const plan = d.plan ?? (await loadScript(scriptPath, loadOptions));
   const loadMs = d.plan === undefined ? Date.now() - t0 : 150;
   const counts = plannedCounts(plan.phases);
+  const compiled = compilePlan(plan.phases);
+  const given = d.localAddresses ?? runOpts.localAddresses;
   const decided = planRun({
     peakArrivalsPerSec: counts.reduce((m, n) => Math.max(m, n), 0),
-    arrivals: compilePlan(plan.phases).arrivals,
+    arrivals: compiled.arrivals,
     workers: d.workers,
     cores: d.cores ?? availableParallelism(),
+    openAtOnce: usersOpenAtOnce(compiled.phases),
+    target: plan.target,
+    localAddresses: given !== undefined && given.length > 0 ? given : undefined,
+    autoLocalAddresses: process.platform === 'linux',
   });
   const distribution = (reports: WorkerReport[]): Distribution => ({
     workers: decided.workers,
     inProcess: decided.workers === 1,
     reason: decided.reason,
-    localAddresses: [],
+    localAddresses: decided.localAddresses,
     partial: reports.some((r) => r.outcome !== 'ok'),
     reports,
   });
 
   if (decided.workers === 1) {
-    const result = await runScript(plan, runOpts, {
+    const result = await runScript(plan, { ...runOpts, localAddresses: decided.localAddresses }, {
       ...(d.signal ? { signal: d.signal } : {}),
       ...(d.onProgress ? { onProgress: d.onProgress } : {}),
       ...(d.onInterval ? { onInterval: d.onInterval } : {}),
@@ -223,7 +234,7 @@ export async function runScriptDistributed(scriptPath: string, loadOptions: Load
     workers: decided.workers,
     scriptPath: resolve(scriptPath),
     load,
-    options,
+    options: { ...options, localAddresses: addressSlice(decided.localAddresses, i, decided.workers) },
     segment: { index: i, count: decided.workers },
   }));
   const intervalMs = runOpts.intervalMs ?? 1000;

@@ -163,10 +163,7 @@ export function planStress(input: StressPlanInput): StressPlan {
   let addresses = input.localAddresses !== undefined ? [...input.localAddresses] : [];
   const busiest = Math.max(...perDestination.values());
   if (addresses.length === 0 && input.autoLocalAddresses && busiest > AUTO_LOCAL_ADDRESS_THRESHOLD && input.targets.every(isLoopbackTarget)) {
-    let n = Math.ceil(c / CONNECTIONS_PER_AUTO_ADDRESS);
-    if (n > workers) n = Math.ceil(n / workers) * workers;
-    n = Math.min(n, 254);
-    addresses = Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+    addresses = autoLocalAddresses(c, workers);
   }
 
   const shares: WorkerShare[] = counts.map((n, i) => ({
@@ -195,6 +192,17 @@ export function planStress(input: StressPlanInput): StressPlan {
 }
 
 /**
+ * The automatic loopback source addresses for `connections` connections over `workers` processes:
+ * 127.0.0.1… one per CONNECTIONS_PER_AUTO_ADDRESS, rounded up to a whole slice per worker, at most 254.
+ */
+function autoLocalAddresses(connections: number, workers: number): string[] {
+  let n = Math.ceil(connections / CONNECTIONS_PER_AUTO_ADDRESS);
+  if (n > workers) n = Math.ceil(n / workers) * workers;
+  n = Math.min(n, 254);
+  return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+}
+
+/**
  * Worker i's source addresses: its own slice (every workers-th address) when there are enough,
  * else all of them starting at a different one, so the load stays even.
  */
@@ -206,6 +214,24 @@ export function addressSlice(addresses: readonly string[], worker: number, worke
   return [...addresses.slice(k), ...addresses.slice(0, k)];
 }
 
+/**
+ * How many users of a script run could be open at once: every arrival, unless phases set `maxVusers`.
+ * A user of a capped phase starts only while fewer than its cap are active, so at any time at most
+ * the largest cap plus the arrivals of uncapped phases are open.
+ */
+export function usersOpenAtOnce(phases: readonly { arrivals: number; maxVusers?: number | undefined }[]): number {
+  let total = 0;
+  let uncapped = 0;
+  let largestCap = 0;
+  for (const p of phases) {
+    if (p.arrivals <= 0) continue;
+    total += p.arrivals;
+    if (p.maxVusers === undefined) uncapped += p.arrivals;
+    else largestCap = Math.max(largestCap, p.maxVusers);
+  }
+  return Math.min(total, uncapped + largestCap);
+}
+
 export interface RunPlanInput {
   /** Planned arrivals in the busiest second (`max(plannedCounts(phases))`). */
   peakArrivalsPerSec: number;
@@ -213,10 +239,46 @@ export interface RunPlanInput {
   arrivals: number;
   workers: number | undefined;
   cores: number;
+  /** Users that could be open at once (`usersOpenAtOnce(compiled phases)`); default `arrivals`. */
+  openAtOnce?: number;
+  /** The plan's resolved `config.target` (undefined: each scenario's connect target, no automatic addresses). */
+  target?: string | undefined;
+  /** `--local-address` when given. */
+  localAddresses?: readonly string[] | undefined;
+  /** Whether 127.0.0.2… may be chosen for a loopback target (Linux); default false. */
+  autoLocalAddresses?: boolean;
 }
 
-/** Workers for a script run: the plan is split into execution segments, one per worker. */
-export function planRun(input: RunPlanInput): { workers: number; reason: string } {
+export interface RunPlan {
+  /** 1 means in-process: no fork. */
+  workers: number;
+  reason: string;
+  /** Source addresses used, [] for the OS's choice; worker i binds `addressSlice(localAddresses, i, workers)`. */
+  localAddresses: string[];
+}
+
+/**
+ * Workers for a script run (the plan is split into execution segments, one per worker), and its
+ * source addresses: given, or, for a loopback target on Linux with more than
+ * AUTO_LOCAL_ADDRESS_THRESHOLD users open at once, 127.0.0.1… as a stress run chooses them.
+ */
+export function planRun(input: RunPlanInput): RunPlan {
+  const { workers, reason } = runWorkers(input);
+  let localAddresses = input.localAddresses !== undefined ? [...input.localAddresses] : [];
+  const open = input.openAtOnce ?? input.arrivals;
+  if (
+    localAddresses.length === 0 &&
+    input.autoLocalAddresses === true &&
+    open > AUTO_LOCAL_ADDRESS_THRESHOLD &&
+    input.target !== undefined &&
+    isLoopbackTarget(input.target)
+  ) {
+    localAddresses = autoLocalAddresses(open, workers);
+  }
+  return { workers, reason, localAddresses };
+}
+
+function runWorkers(input: RunPlanInput): { workers: number; reason: string } {
   if (input.workers !== undefined) {
     if (!Number.isInteger(input.workers) || input.workers < 1) throw usageError(`--workers must be an integer >= 1, got ${String(input.workers)}`);
     return { workers: Math.max(1, Math.min(input.workers, input.arrivals)), reason: '--workers' };

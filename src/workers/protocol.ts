@@ -32,7 +32,7 @@ export interface StressJob {
 /** RunOptions that can cross a process boundary (no functions). */
 export type WorkerRunOptions = Omit<RunOptions, 'random'>;
 
-/** A script worker re-loads the script from its path (a plan holds functions and cannot be sent). */
+/** A script worker re-loads the script from its path (a plan holds functions and cannot be sent); its options carry its slice of the source addresses. */
 export interface RunJob {
   kind: 'run';
   worker: number;

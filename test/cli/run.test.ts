@@ -123,11 +123,29 @@ describe('refusals and failures', () => {
     expect(r.stderr).toBe('error: --drain-timeout must be a duration (e.g. 30s, 500ms, 0), got "soon"\n');
   });
 
+  it('a bad --local-address is the usage error stress gives: one line, exit 2, nothing sent', async () => {
+    const l = await lab();
+    const r = await cli(['test/fixtures/run/hello.yml', '-t', l.url, '--local-address', 'nonsense']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: --local-address: "nonsense" is not an IP address — give addresses or ranges, e.g. --local-address 127.0.0.1-127.0.0.8\n');
+    expect(r.stdout).toBe('');
+    expect(l.accepted).toBe(0);
+  });
+
+  it.runIf(process.platform === 'linux')('--local-address: the users connect from those addresses', async () => {
+    const l = await lab();
+    const r = await cli(['test/fixtures/run/hello.yml', '-q', '-t', l.url, '--local-address', '127.0.0.2-3']);
+    expect(r.code).toBe(0);
+    expect([...l.remoteAddresses].sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+  });
+
   it('--help shows the examples', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Usage: wsload run [options] <script>');
     expect(r.stdout).toContain('$ wsload run scenarios/ymera.yml -e quick --serve');
     expect(r.stdout).toContain('--drain-timeout <ms>');
+    expect(r.stdout).toContain('--local-address <list>');
+    expect(r.stdout).toContain('$ wsload run big.yml -t ws://127.0.0.1:8000/ws --local-address 127.0.0.1-127.0.0.8');
   });
 });

@@ -173,4 +173,48 @@ scenarios:
     expect(result.target).toBe(srv.url);
     expect(result.errorsByStep).toEqual({});
   });
+
+  it.runIf(process.platform === 'linux')('--local-address: each worker binds its own slice, its users round-robin over it', async () => {
+    const srv = await server();
+    const file = join(dir, 'sources.yml');
+    writeFileSync(file, `config:
+  target: "${srv.url}"
+  phases:
+    - duration: 0.5
+      arrivalCount: 8
+scenarios:
+  - name: hello
+    engine: ws
+    flow:
+      - send: { type: ping }
+`);
+    const addresses = parseLocalAddresses('127.0.0.2-4');
+    const result = await runScriptDistributed(file, { env: {} }, { env: {}, drainTimeoutMs: 5000 }, { workers: 2, localAddresses: addresses });
+    expect(summarizeRun(result).vusers).toMatchObject({ created: 8, completed: 8, failed: 0 });
+    expect(result.distribution.localAddresses).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    // Each worker takes every other arrival (4 users). Worker 0's slice is 127.0.0.2 and .4 (2 users
+    // each), worker 1's is 127.0.0.3 (all 4 of its users); unsliced it would be 4 × .2, 2 × .3, 2 × .4.
+    const tally = (a: string): number => srv.remoteAddresses.filter((x) => x === a).length;
+    expect([tally('127.0.0.2'), tally('127.0.0.3'), tally('127.0.0.4')]).toEqual([2, 4, 2]);
+    expect(srv.remoteAddresses).toHaveLength(8);
+  });
+
+  it.runIf(process.platform === 'linux')('in-process: the run options\' addresses are used and reported', async () => {
+    const srv = await server();
+    const file = join(dir, 'sources-one.yml');
+    writeFileSync(file, `config:
+  target: "${srv.url}"
+  phases:
+    - duration: 0.2
+      arrivalCount: 3
+scenarios:
+  - name: hello
+    engine: ws
+    flow:
+      - send: { type: ping }
+`);
+    const result = await runScriptDistributed(file, { env: {} }, { env: {}, drainTimeoutMs: 5000, localAddresses: ['127.0.0.6'] });
+    expect(result.distribution).toMatchObject({ workers: 1, inProcess: true, localAddresses: ['127.0.0.6'] });
+    expect(srv.remoteAddresses).toEqual(['127.0.0.6', '127.0.0.6', '127.0.0.6']);
+  });
 });

@@ -8,7 +8,7 @@ import type { PhaseResult } from '../../src/engine/run.js';
 import { WsloadError } from '../../src/errors.js';
 import { fdLimitMessage, readEphemeralPorts, readOpenFileLimit, sourcePortMessage } from '../../src/workers/limits.js';
 import { mergeErrorsByStep, mergePhases } from '../../src/workers/merge.js';
-import { addressSlice, parseLocalAddresses, planRun, planStress, splitEvenly, type StressPlanInput } from '../../src/workers/plan.js';
+import { addressSlice, parseLocalAddresses, planRun, planStress, splitEvenly, usersOpenAtOnce, type RunPlanInput, type StressPlanInput } from '../../src/workers/plan.js';
 
 const PORTS = { low: 32768, high: 60999 };
 const input = (o: Partial<StressPlanInput>): StressPlanInput => ({
@@ -98,9 +98,9 @@ describe('how many workers', () => {
   });
 
   it('splits a script run only when its busiest second plans 50 arrivals or more', () => {
-    expect(planRun({ peakArrivalsPerSec: 49, arrivals: 1000, workers: undefined, cores: 2 })).toEqual({ workers: 1, reason: 'small run: in-process' });
-    expect(planRun({ peakArrivalsPerSec: 50, arrivals: 1000, workers: undefined, cores: 2 })).toEqual({ workers: 2, reason: 'one per core' });
-    expect(planRun({ peakArrivalsPerSec: 20, arrivals: 20, workers: 2, cores: 8 })).toEqual({ workers: 2, reason: '--workers' });
+    expect(planRun({ peakArrivalsPerSec: 49, arrivals: 1000, workers: undefined, cores: 2 })).toEqual({ workers: 1, reason: 'small run: in-process', localAddresses: [] });
+    expect(planRun({ peakArrivalsPerSec: 50, arrivals: 1000, workers: undefined, cores: 2 })).toEqual({ workers: 2, reason: 'one per core', localAddresses: [] });
+    expect(planRun({ peakArrivalsPerSec: 20, arrivals: 20, workers: 2, cores: 8 })).toEqual({ workers: 2, reason: '--workers', localAddresses: [] });
   });
 });
 
@@ -138,6 +138,55 @@ describe('source addresses', () => {
     const threeServers = ['ws://127.0.0.1:1/ws', 'ws://127.0.0.1:2/ws', 'ws://127.0.0.1:3/ws'];
     expect(planStress(input({ connections: 50_000, targets: threeServers })).localAddresses).toEqual([]);
     expect(planStress(input({ connections: 50_000, targets: ['ws://localhost:8000/ws'], fdLimit: undefined, localAddresses: ['127.0.0.1', '127.0.0.2'] })).localAddresses).toHaveLength(2);
+  });
+
+  describe('script runs', () => {
+    const runInput = (o: Partial<RunPlanInput>): RunPlanInput => ({
+      peakArrivalsPerSec: 500,
+      arrivals: 50_000,
+      workers: undefined,
+      cores: 2,
+      target: 'ws://127.0.0.1:8000/ws',
+      autoLocalAddresses: true,
+      ...o,
+    });
+
+    it('counts the users that could be open at once: every arrival, unless maxVusers caps them', () => {
+      expect(usersOpenAtOnce([{ arrivals: 30_000 }, { arrivals: 0 }, { arrivals: 20_000, maxVusers: undefined }])).toBe(50_000);
+      expect(usersOpenAtOnce([{ arrivals: 30_000, maxVusers: 500 }, { arrivals: 20_000, maxVusers: 1000 }])).toBe(1000);
+      // A capped phase may start users while an uncapped one's are still open.
+      expect(usersOpenAtOnce([{ arrivals: 300, maxVusers: 1000 }])).toBe(300);
+      expect(usersOpenAtOnce([{ arrivals: 5000 }, { arrivals: 30_000, maxVusers: 1000 }])).toBe(6000);
+      expect(usersOpenAtOnce([{ arrivals: 0, maxVusers: 50_000 }, { arrivals: 10 }])).toBe(10);
+      expect(usersOpenAtOnce([])).toBe(0);
+    });
+
+    it('spreads a loopback target over 127.0.0.1-127.0.0.N past 20,000 users open at once, as stress does', () => {
+      const plan = planRun(runInput({ openAtOnce: 50_000 }));
+      // 25 addresses at 2,000 users each, rounded up to a whole slice per worker: 26, 13 per worker.
+      expect(plan).toEqual({ workers: 2, reason: 'one per core', localAddresses: Array.from({ length: 26 }, (_, i) => `127.0.0.${i + 1}`) });
+      expect(addressSlice(plan.localAddresses, 1, plan.workers).slice(0, 3)).toEqual(['127.0.0.2', '127.0.0.4', '127.0.0.6']);
+      // openAtOnce defaults to the arrivals; in-process, no rounding.
+      expect(planRun(runInput({ peakArrivalsPerSec: 10, arrivals: 30_001 })).localAddresses).toHaveLength(16);
+      expect(planRun(runInput({ arrivals: 1_000_000, openAtOnce: 1_000_000, workers: 3 })).localAddresses).toHaveLength(254);
+    });
+
+    it('leaves the choice to the OS at or below the threshold, with maxVusers, off Linux, or for other targets', () => {
+      expect(planRun(runInput({ openAtOnce: 20_000 })).localAddresses).toEqual([]);
+      expect(planRun(runInput({ openAtOnce: 1000 })).localAddresses).toEqual([]);
+      expect(planRun(runInput({ autoLocalAddresses: false })).localAddresses).toEqual([]);
+      expect(planRun(runInput({ autoLocalAddresses: undefined })).localAddresses).toEqual([]);
+      expect(planRun(runInput({ target: 'ws://localhost:8000/ws' })).localAddresses).toEqual([]);
+      expect(planRun(runInput({ target: 'ws://10.0.0.1:8000/ws' })).localAddresses).toEqual([]);
+      expect(planRun(runInput({ target: undefined })).localAddresses).toEqual([]);
+    });
+
+    it('uses the addresses it is given, whatever the target', () => {
+      expect(planRun(runInput({ arrivals: 10, localAddresses: ['127.0.0.2', '127.0.0.3'] })).localAddresses).toEqual(['127.0.0.2', '127.0.0.3']);
+      expect(planRun(runInput({ target: 'ws://10.0.0.1:8000/ws', localAddresses: ['10.0.0.5'] })).localAddresses).toEqual(['10.0.0.5']);
+      // An empty list is no list: the automatic choice still applies.
+      expect(planRun(runInput({ localAddresses: [] })).localAddresses).toHaveLength(26);
+    });
   });
 
   it('stops when one source address cannot reach a non-loopback server that often', () => {

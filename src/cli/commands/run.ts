@@ -28,6 +28,8 @@ export interface RunFlags extends GateFlags, LiveFlags {
   /** Worker processes (`--workers`); absent: decided by the plan's peak arrival rate (docs/workers.md). */
   workers?: string;
   drainTimeout?: string;
+  /** Source addresses (`--local-address 127.0.0.1-127.0.0.8`): each new user binds the next one. */
+  localAddress?: string;
 }
 
 export const RUN_DEFAULTS = {
@@ -54,6 +56,8 @@ Examples:
                                     the full five-phase staging profile (44 min), every figure in staging.json
   $ wsload run artillery_websocket.yml -t ws://127.0.0.1:8000/ws
                                     any Artillery v2 script with engine: ws, against another target
+  $ wsload run big.yml -t ws://127.0.0.1:8000/ws --local-address 127.0.0.1-127.0.0.8
+                                    each new virtual user connects from the next of 8 source addresses
 
 The summary goes to stdout; the start line, progress lines, script warnings and log steps to stderr.
 Exit codes: 0 run completed (errors are in the summary), 1 target unreachable, no virtual user
@@ -71,7 +75,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--serve', 'start the embedded reference server on a free 127.0.0.1 port and use it as the target (--target is ignored)')
     .option('-q, --quiet', 'no start line, warnings or live progress on stderr, only the summary')
     .option('--workers <n>', 'worker processes to spread arrivals over (auto: one per core; default: decided by the peak arrival rate, see docs/workers.md; 1 runs in this process)')
-    .option('--drain-timeout <ms>', `after the last phase, stop virtual users still running after this long (default ${RUN_DEFAULTS.drainTimeoutMs / 1000}s; bare digits are ms)`);
+    .option('--drain-timeout <ms>', `after the last phase, stop virtual users still running after this long (default ${RUN_DEFAULTS.drainTimeoutMs / 1000}s; bare digits are ms)`)
+    .option('--local-address <list>', 'source addresses, a comma list or a range such as 127.0.0.1-127.0.0.8, each new virtual user binding the next (chosen automatically for loopback targets past 20,000 users open at once)');
   addLiveOptions(addGateOptions(cmd))
     .addHelpText('after', EXAMPLES)
     .action(async (script: string, flags: RunFlags) => {
@@ -116,6 +121,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   // What a run needs, loaded when one runs (registering the command loads none of it).
   const [
     { runScriptDistributed },
+    { parseLocalAddresses },
     { readOpenFileLimit },
     { buildRunJson },
     { summarizeRun },
@@ -124,6 +130,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     { endOnOutcome, runOutcome },
   ] = await Promise.all([
     import('../../workers/coordinator.js'),
+    import('../../workers/plan.js'),
     import('../../workers/limits.js'),
     import('../../report/run-json.js'),
     import('../../report/run-summary.js'),
@@ -137,6 +144,15 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     const ms = drainTimeoutMs(flags.drainTimeout);
     if (ms === undefined) problems.push(`--drain-timeout must be a duration (e.g. 30s, 500ms, 0), got "${flags.drainTimeout}"`);
     else drainMs = ms;
+  }
+  let localAddresses: string[] | undefined;
+  if (flags.localAddress !== undefined) {
+    try {
+      localAddresses = parseLocalAddresses(flags.localAddress);
+    } catch (err) {
+      if (!(err instanceof WsloadError)) throw err;
+      problems.push(err.toLine());
+    }
   }
   const json = flags.output ?? flags.json;
   if (json !== undefined && json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
@@ -191,6 +207,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     };
     result = await runScriptDistributed(script, loadOptions, { drainTimeoutMs: drainMs, env: ctx.env }, {
       ...(workers !== undefined ? { workers } : {}),
+      ...(localAddresses !== undefined ? { localAddresses } : {}),
       plan,
       signal: abort.signal,
       onInterval: (sample) => {
