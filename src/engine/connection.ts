@@ -4,9 +4,11 @@
  * error kinds (`connect_refused`, `handshake_rejected_503`, …) and closes with a bounded wait.
  * What to send and when is the session's business (./stress.ts); this file knows no protocol.
  */
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { Clock, TimerHandle } from '../clock.js';
 
@@ -200,6 +202,201 @@ export function maskedTextFrame(payload: Buffer, length: number): Buffer {
   return frame;
 }
 
+// ---- the plain ws:// handshake, done here (the common case of stress and of most scripts) ----
+//
+// ws opens a client connection through http.request: a ClientRequest, its headers' validation, the
+// llhttp parser and an IncomingMessage for one 101 response, about 40% of the client's CPU per opened
+// connection. For a plain ws:// URL with nothing but a source address to configure, the upgrade request
+// is written and its response read here, over net.connect, and the upgraded socket is handed to ws, as
+// ws' own server hands it the sockets it upgrades (`setSocket`). ws then owns it exactly as after its own
+// handshake. The checks and error messages are ws' (status, Upgrade, Sec-WebSocket-Accept, subprotocol,
+// extensions), so every error kind is the same; anything else (wss://, subprotocols, headers, redirects,
+// an agent, a custom lookup…) goes through ws' client unchanged.
+
+/** RFC 6455 §1.3. */
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** Node's default limit on a response head (`--max-http-header-size`): a longer one is left to Node's parser (readWithNode). */
+const MAX_RESPONSE_HEAD = 16 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+/**
+ * What ws' client gets by default (its documented client options), given to the WebSocket that adopts
+ * the socket: a WebSocket made without a URL (ws' server-side constructor) takes none of them itself.
+ */
+const ADOPTED_CLIENT_OPTIONS = {
+  autoPong: true,
+  closeTimeout: 30_000,
+  maxPendingAutoPongs: 60,
+} as const;
+const ADOPTED_SOCKET_OPTIONS = {
+  allowSynchronousEvents: true,
+  maxBufferedChunks: 256 * 1024,
+  maxFragments: 16 * 1024,
+  maxPayload: 100 * 1024 * 1024,
+  skipUTF8Validation: false,
+} as const;
+
+/** The members of ws' WebSocket the adoption uses (ws' server path uses the same; none is in its typings). */
+interface AdoptableWebSocket {
+  _isServer: boolean;
+  _url: string;
+  _bufferedAmount: number;
+  setSocket(socket: Socket, head: Buffer, options: typeof ADOPTED_SOCKET_OPTIONS): void;
+}
+
+/** ws' URL-less constructor (its server side's), with options: the typings know only `new WebSocket(null)`. */
+const UrlLessWebSocket = WebSocket as unknown as new (address: null, protocols: undefined, options: typeof ADOPTED_CLIENT_OPTIONS) => WebSocket & AdoptableWebSocket;
+
+/**
+ * Whether this ws can adopt a socket as a client: its `setSocket`, and a URL-less WebSocket marked as
+ * the server side through `_isServer` (which then decides masking, as for ws' own clients). Checked once;
+ * if a ws version changes that, every connection goes through ws' client instead.
+ */
+const CAN_ADOPT: boolean = (() => {
+  try {
+    const probe: Partial<AdoptableWebSocket> = new UrlLessWebSocket(null, undefined, ADOPTED_CLIENT_OPTIONS);
+    return typeof probe.setSocket === 'function' && probe._isServer === true && Object.hasOwn(probe, '_isServer');
+  } catch {
+    return false;
+  }
+})();
+
+/** Where a plain ws:// connection goes, worked out once per URL. */
+interface DirectTarget {
+  readonly host: string;
+  readonly port: number;
+  /** The upgrade request up to its Sec-WebSocket-Key value. */
+  readonly requestHead: string;
+  readonly href: string;
+}
+
+/** The URL last dialled: a run's connections dial the same URL, so it is parsed once, not per connection. */
+let lastTarget: { readonly url: string; readonly parsed: URL | string; readonly direct: DirectTarget | undefined } | undefined;
+
+function targetOf(url: string): NonNullable<typeof lastTarget> {
+  if (lastTarget !== undefined && lastTarget.url === url) return lastTarget;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // ws reports a malformed URL itself, as it always did.
+  }
+  let direct: DirectTarget | undefined;
+  if (CAN_ADOPT && parsed !== undefined && parsed.protocol === 'ws:' && parsed.username === '' && parsed.password === '' && parsed.hash === '') {
+    const hostname = parsed.hostname;
+    // Host: what Node's ClientRequest sends for ws (the port only when not 80, an IPv6 address bracketed).
+    direct = {
+      host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
+      port: parsed.port === '' ? 80 : Number(parsed.port),
+      requestHead: `GET ${parsed.pathname}${parsed.search} HTTP/1.1\r\nHost: ${parsed.host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: `,
+      href: parsed.href,
+    };
+  }
+  lastTarget = { url, parsed: parsed ?? url, direct };
+  return lastTarget;
+}
+
+/** Only a source address may be set for the direct handshake; any other ws option goes through ws. */
+function onlyLocalAddress(options: Readonly<WebSocket.ClientOptions> | undefined): boolean {
+  if (options === undefined) return true;
+  for (const key in options) if (key !== 'localAddress') return false;
+  return true;
+}
+
+/** Sec-WebSocket-Key values: 16 random bytes each (RFC 6455 §4.1), from a pool refilled when used up. */
+const NONCE_POOL_SIZE = 16 * 512;
+const noncePool = Buffer.allocUnsafe(NONCE_POOL_SIZE);
+let nonceAt = NONCE_POOL_SIZE;
+function nextKey(): string {
+  if (nonceAt === NONCE_POOL_SIZE) {
+    randomFillSync(noncePool);
+    nonceAt = 0;
+  }
+  const key = noncePool.toString('base64', nonceAt, nonceAt + 16);
+  nonceAt += 16;
+  return key;
+}
+
+/** An error as Node's http client reports it (code and message), for the same error kinds. */
+function httpClientError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A response head the strict reader took: status, reason and headers (lower-case names, repeats joined with ", " as Node does). */
+interface ResponseHead {
+  status: number;
+  reason: string;
+  headers: Map<string, string>;
+}
+
+/** What every response this reader takes begins with. */
+const HTTP11 = Buffer.from('HTTP/1.1 ');
+/** Strict forms: a final status, a header line with a token name and visible-ASCII value. */
+const STATUS_LINE = /^HTTP\/1\.1 ([1-5]\d\d)(?: ([\t\x20-\x7e]*))?$/;
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t ]*([\t\x20-\x7e]*?)[\t ]*$/;
+
+/** Could `bytes` (a response head so far) still be one the strict reader takes? False at once for anything else. */
+function plausibleHead(bytes: Buffer): boolean {
+  const n = Math.min(bytes.length, HTTP11.length);
+  if (bytes.compare(HTTP11, 0, n, 0, n) !== 0) return false;
+  // Bare LF line ends: Node's parser has its own verdict on those.
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) if (i === 0 || bytes[i - 1] !== 13) return false;
+  return true;
+}
+
+/**
+ * A response head in the strict form (`HTTP/1.1 NNN reason`, `Name: value` lines, CRLF, no final blank
+ * line), or undefined for anything else, which Node's http client then reads (Connection.readWithNode).
+ */
+function parseResponseHead(text: string): ResponseHead | undefined {
+  const lines = text.split('\r\n');
+  const status = STATUS_LINE.exec(lines[0]!);
+  if (status === null) return undefined;
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const m = HEADER_LINE.exec(lines[i]!);
+    if (m === null) return undefined;
+    const name = m[1]!.toLowerCase();
+    const before = headers.get(name);
+    headers.set(name, before === undefined ? m[2]! : `${before}, ${m[2]!}`);
+  }
+  return { status: Number(status[1]), reason: status[2] ?? '', headers };
+}
+
+/**
+ * Whether Node's http client takes this response as an upgrade (llhttp: status 101 with an Upgrade header
+ * and an "upgrade" token in Connection); a 101 without them is an ordinary response to it.
+ */
+function isUpgrade(head: ResponseHead): boolean {
+  const connection = head.headers.get('connection');
+  return head.status === 101 && head.headers.has('upgrade') && connection !== undefined
+    && connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade');
+}
+
+/** The header getter for ws' checks, from either reader. */
+type HeaderOf = (name: string) => string | undefined;
+
+/**
+ * ws' own verdict on a 101 response to a request that offered no subprotocol and no extension
+ * (lib/websocket.js, its 'upgrade' handler): undefined when it is good, else ws' message.
+ */
+function checkUpgradeResponse(header: HeaderOf, key: string): string | undefined {
+  const upgrade = header('upgrade');
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return 'Invalid Upgrade header';
+  const digest = createHash('sha1').update(key + WS_GUID).digest('base64');
+  if (header('sec-websocket-accept') !== digest) return 'Invalid Sec-WebSocket-Accept header';
+  if (header('sec-websocket-protocol') !== undefined) return 'Server sent a subprotocol but none was requested';
+  if (header('sec-websocket-extensions') !== undefined) return 'Server sent a Sec-WebSocket-Extensions header but no extension was requested';
+  return undefined;
+}
+
+/** A header of a response Node parsed (repeats joined as Node joins them; arrays only for set-cookie). */
+function nodeHeader(headers: IncomingHttpHeaders): HeaderOf {
+  return (name) => {
+    const v = headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+}
+
 const PHASE_IDLE = 0;
 const PHASE_CONNECTING = 1;
 const PHASE_OPEN = 2;
@@ -220,6 +417,13 @@ export class Connection {
    */
   private raw: Socket | undefined;
   private upgradedSocket: Socket | undefined;
+  /** Direct handshake (plain ws://): the socket until ws adopts it, its key, and the response bytes so far. */
+  private handshakeSocket: Socket | undefined;
+  private direct: DirectTarget | undefined;
+  private handshakeKey = '';
+  private responseBytes: Buffer | undefined;
+  private onHandshakeData: ((chunk: Buffer) => void) | undefined;
+  private onHandshakeClose: (() => void) | undefined;
   /** The kind decided before the socket reported (timeout, HTTP status), which wins over its error. */
   private failKind: string | undefined;
   private lastError: Error | undefined;
@@ -235,12 +439,18 @@ export class Connection {
     if (this.phase !== PHASE_IDLE) throw new Error('Connection.open() called twice');
     this.phase = PHASE_CONNECTING;
     this.startedAt = this.opts.clock.now();
+    const target = targetOf(this.url);
+    const protocols = this.opts.subprotocols;
+    const wsOptions = this.opts.wsOptions;
+    if (target.direct !== undefined && (protocols === undefined || protocols.length === 0) && onlyLocalAddress(wsOptions)) {
+      this.openDirect(target.direct, wsOptions?.localAddress);
+      return;
+    }
     let ws: WebSocket;
     try {
       // No compression: the seed's clients do not negotiate it, and it would dominate client CPU.
-      const options: WebSocket.ClientOptions = { perMessageDeflate: false, ...this.opts.wsOptions };
-      const protocols = this.opts.subprotocols;
-      ws = protocols !== undefined && protocols.length > 0 ? new WebSocket(this.url, [...protocols], options) : new WebSocket(this.url, options);
+      const options: WebSocket.ClientOptions = { perMessageDeflate: false, ...wsOptions };
+      ws = protocols !== undefined && protocols.length > 0 ? new WebSocket(target.parsed, [...protocols], options) : new WebSocket(target.parsed, options);
     } catch (err) {
       // A malformed URL throws synchronously; report it like any other failure, asynchronously.
       this.phase = PHASE_CLOSED;
@@ -249,18 +459,140 @@ export class Connection {
       return;
     }
     this.ws = ws;
-    ws.on('open', onWsOpen.bind(this));
     ws.on('unexpected-response', onWsUnexpectedResponse.bind(this));
+    this.listen(ws);
+    // ws reports an open connection's socket errors (ECONNRESET, EPIPE) only as a 1006 close: listen
+    // on the socket itself so a reset is told apart from a plain disconnect (classifyClose).
+    ws.on('upgrade', onWsUpgrade.bind(this));
+    this.timer = this.opts.clock.setTimeout(onConnectTimeout.bind(this), this.opts.connectTimeoutMs);
+  }
+
+  /** The listeners every ws WebSocket of ours has, whoever did the handshake. */
+  private listen(ws: WebSocket): void {
+    ws.on('open', onWsOpen.bind(this));
     ws.on('error', onWsError.bind(this));
     ws.on('close', onWsClose.bind(this));
     // The owner's handler itself, bound once: no extra call per message. ws hands over one Buffer
     // (binaryType 'nodebuffer', fragments already joined) and whether it was a binary frame.
     const events = this.events;
     ws.on('message', events.onMessage.bind(events) as (data: WebSocket.RawData, isBinary: boolean) => void);
-    // ws reports an open connection's socket errors (ECONNRESET, EPIPE) only as a 1006 close: listen
-    // on the socket itself so a reset is told apart from a plain disconnect (classifyClose).
-    ws.on('upgrade', onWsUpgrade.bind(this));
+  }
+
+  /** The plain ws:// handshake over net.connect (see DirectTarget); ws adopts the socket once upgraded. */
+  private openDirect(target: DirectTarget, localAddress: string | undefined): void {
+    const socket = netConnect(localAddress === undefined ? { host: target.host, port: target.port } : { host: target.host, port: target.port, localAddress });
+    this.handshakeSocket = socket;
+    this.direct = target;
+    const key = nextKey();
+    this.handshakeKey = key;
+    // Written once connected (net queues it), as ClientRequest does.
+    socket.write(`${target.requestHead}${key}\r\n\r\n`, 'latin1');
+    this.onHandshakeData = onHandshakeData.bind(this);
+    this.onHandshakeClose = onHandshakeClose.bind(this);
+    socket.on('data', this.onHandshakeData);
+    socket.on('close', this.onHandshakeClose);
+    // Stays on after the upgrade, as the ws path's 'upgrade' listener does (a reset is then connection_reset).
+    socket.on('error', onSocketError.bind(this));
     this.timer = this.opts.clock.setTimeout(onConnectTimeout.bind(this), this.opts.connectTimeoutMs);
+  }
+
+  /** @internal */ handleHandshakeData(chunk: Buffer): void {
+    const socket = this.handshakeSocket;
+    if (socket === undefined) return;
+    const bytes = this.responseBytes === undefined ? chunk : Buffer.concat([this.responseBytes, chunk]);
+    this.responseBytes = undefined;
+    const end = bytes.indexOf(HEAD_END);
+    if (!plausibleHead(end === -1 ? bytes : bytes.subarray(0, end)) || (end === -1 ? bytes.length : end) > MAX_RESPONSE_HEAD) {
+      this.readWithNode(socket, bytes);
+      return;
+    }
+    if (end === -1) {
+      this.responseBytes = bytes;
+      return;
+    }
+    const head = parseResponseHead(bytes.toString('latin1', 0, end));
+    // Unusual but maybe valid (informational 1xx, a 101 that is no upgrade, obs-fold…): Node decides.
+    if (head === undefined || (head.status < 200 && !isUpgrade(head))) {
+      this.readWithNode(socket, bytes);
+      return;
+    }
+    if (head.status !== 101) {
+      this.failHandshake(`handshake_rejected_${head.status}`, new Error(`handshake rejected: HTTP ${head.status}${head.reason ? ` ${head.reason}` : ''}`));
+      return;
+    }
+    const headers = head.headers;
+    this.upgraded(socket, (name) => headers.get(name), bytes.subarray(end + 4));
+  }
+
+  /**
+   * Hand the rest of the handshake to Node's http client: a ClientRequest over a stand-in socket that is
+   * fed what the real one received (the request itself went out already). Its verdict — an error, a
+   * response, an upgrade — is then the ws path's, byte for byte. Only for responses the strict reader does
+   * not take; a WebSocket server's ordinary answers never come here.
+   */
+  private readWithNode(socket: Socket, received: Buffer): void {
+    socket.removeListener('data', this.onHandshakeData!);
+    const standIn = new Duplex({ read() {}, write(_chunk, _encoding, done) { done(); } });
+    const feed = (chunk: Buffer): void => { standIn.push(chunk); };
+    socket.on('data', feed);
+    // The real socket's close reports the failure (handleHandshakeClose); the stand-in just ends.
+    const end = (): void => { standIn.push(null); };
+    socket.once('close', end);
+    const req = httpRequest({ createConnection: () => standIn, headers: { Connection: 'Upgrade', Upgrade: 'websocket' } });
+    req.on('error', (err: Error) => { this.failHandshake(undefined, err); });
+    req.on('response', (res: IncomingMessage) => {
+      this.failHandshake(`handshake_rejected_${res.statusCode ?? 0}`, new Error(`handshake rejected: HTTP ${res.statusCode ?? 0}${res.statusMessage ? ` ${res.statusMessage}` : ''}`));
+      req.destroy();
+    });
+    req.on('upgrade', (res: IncomingMessage, _standIn: Duplex, rest: Buffer) => {
+      socket.removeListener('data', feed);
+      socket.removeListener('close', end);
+      if (this.handshakeSocket === socket) this.upgraded(socket, nodeHeader(res.headers), rest);
+    });
+    req.end();
+    standIn.push(received);
+  }
+
+  /** A 101 upgrade: ws' checks, then ws adopts the socket; `rest` is what came after the response head. */
+  private upgraded(socket: Socket, header: HeaderOf, rest: Buffer): void {
+    const invalid = checkUpgradeResponse(header, this.handshakeKey);
+    if (invalid !== undefined) {
+      this.failHandshake(undefined, new Error(invalid));
+      return;
+    }
+    // From here ws owns the socket, as after its own handshake.
+    socket.removeListener('data', this.onHandshakeData!);
+    socket.removeListener('close', this.onHandshakeClose!);
+    this.onHandshakeData = undefined;
+    this.onHandshakeClose = undefined;
+    this.handshakeSocket = undefined;
+    const ws = new UrlLessWebSocket(null, undefined, ADOPTED_CLIENT_OPTIONS);
+    ws._isServer = false; // a client: ws masks what it sends and expects unmasked frames
+    ws._url = this.direct!.href;
+    ws._bufferedAmount = 0;
+    this.ws = ws;
+    this.upgradedSocket = socket;
+    this.listen(ws);
+    // ws emits 'open' from here (handleOpen), then reads whatever followed the response.
+    ws.setSocket(socket, rest, ADOPTED_SOCKET_OPTIONS);
+  }
+
+  /** The handshake failed: remember why (the first reason wins), and let the socket's 'close' report it. */
+  private failHandshake(kind: string | undefined, error: Error): void {
+    if (kind !== undefined) this.failKind ??= kind;
+    this.lastError ??= error;
+    this.handshakeSocket?.destroy();
+  }
+
+  /** @internal */ handleHandshakeClose(): void {
+    if (this.handshakeSocket === undefined) return;
+    this.handshakeSocket = undefined;
+    this.responseBytes = undefined;
+    this.onHandshakeData = undefined;
+    this.onHandshakeClose = undefined;
+    // Closed before a response: what Node's http client (and so ws) reports then.
+    this.lastError ??= httpClientError('ECONNRESET', 'socket hang up');
+    this.handleClose(1006);
   }
 
   /** True while frames can be sent. */
@@ -314,7 +646,12 @@ export class Connection {
 
   /** Abandon a handshake in progress, reporting it as `kind` (e.g. on interrupt). */
   abortConnect(kind: string, message: string): void {
-    if (this.phase !== PHASE_CONNECTING || this.ws === undefined) return;
+    if (this.phase !== PHASE_CONNECTING) return;
+    if (this.handshakeSocket !== undefined) {
+      this.failHandshake(kind, new Error(message));
+      return;
+    }
+    if (this.ws === undefined) return;
     this.failKind ??= kind;
     this.lastError ??= new Error(message);
     this.ws.terminate();
@@ -337,7 +674,8 @@ export class Connection {
 
   /** Destroy the socket now; `onClose` (or `onConnectFailed`) follows. */
   terminate(): void {
-    if (this.phase === PHASE_CONNECTING || this.phase === PHASE_OPEN) this.ws?.terminate();
+    if (this.phase === PHASE_CONNECTING && this.handshakeSocket !== undefined) this.handshakeSocket.destroy();
+    else if (this.phase === PHASE_CONNECTING || this.phase === PHASE_OPEN) this.ws?.terminate();
   }
 
   /** @internal */ handleUpgrade(socket: Socket | undefined): void {
@@ -406,6 +744,14 @@ function onWsUpgrade(this: Connection, res: { socket?: Socket }): void {
 
 function onSocketError(this: Connection, err: Error): void {
   this.handleError(err);
+}
+
+function onHandshakeData(this: Connection, chunk: Buffer): void {
+  this.handleHandshakeData(chunk);
+}
+
+function onHandshakeClose(this: Connection): void {
+  this.handleHandshakeClose();
 }
 
 function onWsUnexpectedResponse(this: Connection, _req: unknown, res: { statusCode?: number; statusMessage?: string }): void {

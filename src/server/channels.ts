@@ -19,12 +19,12 @@ export class ChannelIndex {
       this.subscribers.set(channel, set);
     }
     set.add(peer);
-    peer.subscriptions.add(channel);
+    (peer.subscriptions ??= new Set()).add(channel);
   }
 
   /** Unsubscribe `peer` from `channel`; idempotent, so a client never has to know what it subscribed to. */
   unsubscribe(peer: Peer, channel: string): void {
-    peer.subscriptions.delete(channel);
+    peer.subscriptions?.delete(channel);
     const set = this.subscribers.get(channel);
     if (set === undefined) return;
     set.delete(peer);
@@ -34,7 +34,9 @@ export class ChannelIndex {
 
   /** Remove every subscription of a closed peer. */
   removePeer(peer: Peer): void {
-    for (const channel of peer.subscriptions) this.unsubscribe(peer, channel);
+    const subscriptions = peer.subscriptions;
+    if (subscriptions === undefined) return;
+    for (const channel of subscriptions) this.unsubscribe(peer, channel);
   }
 
   /**

@@ -76,6 +76,14 @@ export interface RunningServer {
 /** Reason sent with the 1001 close on shutdown. */
 export const SHUTDOWN_REASON = 'server shutting down';
 
+/**
+ * Pending connections the kernel may queue before the server accepts them (capped by
+ * net.core.somaxconn). Node's default, 511, overflows when a load test opens a thousand connections at
+ * once: the SYNs beyond it are dropped and retried by the client a second later, a stall in the open rate
+ * and the handshake latency, not a CPU cost.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** After terminating stragglers, how long to wait for their sockets to report closed. */
 const TERMINATE_GRACE_MS = 1_000;
 
@@ -96,8 +104,12 @@ export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): 
     maxPayload: o.maxPayload,
     WebSocket: Peer,
     perMessageDeflate: false, // the benchmark target should spend its CPU on messages, not zlib
-    clientTracking: true,
+    // We track the peers ourselves (acceptPeer / onPeerClose): ws' tracking adds a closure and a 'close'
+    // listener per connection.
+    clientTracking: false,
   });
+  /** The open (and closing) connections: added when upgraded, removed first thing in their 'close'. */
+  const peers = new Set<Peer>();
   const hub: Hub = {
     channels: new ChannelIndex(),
     stats,
@@ -111,19 +123,20 @@ export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): 
     maxBufferedBytes: o.maxBufferedBytes,
     log,
     onDrained: undefined,
-    peers: wss.clients,
+    peers,
+    heartbeat: o.heartbeatMs > 0,
     cluster: link,
   };
   let closing = false;
   const tokenCheck = o.authToken === undefined ? undefined : new TokenCheck(o.authToken);
   const registry = o.metrics
-    ? createMetricsRegistry(stats, { connections: () => wss.clients.size, channels: () => hub.channels.size, bufferedBytes: () => bufferedBytes(wss.clients).total })
+    ? createMetricsRegistry(stats, { connections: () => peers.size, channels: () => hub.channels.size, bufferedBytes: () => bufferedBytes(peers).total })
     : undefined;
   const health: HealthSource = {
     wsPath: o.path,
     wsScheme: o.tls === undefined ? 'ws' : 'wss',
     startedAt: Date.now(),
-    connections: () => wss.clients.size,
+    connections: () => peers.size,
     messagesReceived: () => stats.messagesReceived,
     closing: () => closing,
     metrics: registry === undefined ? undefined : { text: link === undefined ? () => registry.metrics() : () => link.metrics(), contentType: registry.contentType },
@@ -136,13 +149,13 @@ export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): 
       stats.fanoutSent += count;
       return count;
     },
-    health: () => ({ pid: process.pid, status: closing ? 'shutting_down' : 'ok', connections: wss.clients.size, messagesReceived: stats.messagesReceived }),
+    health: () => ({ pid: process.pid, status: closing ? 'shutting_down' : 'ok', connections: peers.size, messagesReceived: stats.messagesReceived }),
     metricsJson: () => registry?.getMetricsAsJSON(),
   });
 
   const httpServer = createServer(o, (req, res) => handleHttpRequest(health, req, res));
-  const onUpgraded = (peer: Peer): void => {
-    acceptPeer(peer, hub);
+  const onUpgraded = (peer: Peer, req: IncomingMessage): void => {
+    acceptPeer(peer, req, hub);
     // The handshake may have finished after close() began; such a peer must not outlive the server.
     if (closing) closePeer(peer, CloseCode.GoingAway, SHUTDOWN_REASON);
   };
@@ -156,7 +169,7 @@ export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): 
       : pathnameOf(req.url) !== o.path
         ? { status: 404, reason: 'not_found', text: `not found; the WebSocket endpoint is ${o.path}` } as const
         // Origin and token before capacity: an unauthenticated client learns nothing about the load.
-        : checkOrigin(req, o.allowedOrigins) ?? tokenCheck?.check(req) ?? checkCapacity(wss.clients.size, o.maxConnections);
+        : checkOrigin(req, o.allowedOrigins) ?? tokenCheck?.check(req) ?? checkCapacity(peers.size, o.maxConnections);
     if (refusal !== undefined) refuse(socket, refusal);
     else wss.handleUpgrade(req, socket, head, onUpgraded);
   });
@@ -186,8 +199,8 @@ export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): 
   const hostInUrl = o.host.includes(':') ? `[${o.host}]` : o.host;
   const httpScheme = o.tls === undefined ? 'http' : 'https';
 
-  const stopHeartbeat = startHeartbeat(wss.clients, o.heartbeatMs, onHeartbeatTimeout);
-  const stopIdleSweep = startIdleSweep(wss.clients, o.idleTimeoutMs);
+  const stopHeartbeat = startHeartbeat(peers, o.heartbeatMs, onHeartbeatTimeout);
+  const stopIdleSweep = startIdleSweep(peers, o.idleTimeoutMs);
 
   /** The one shutdown sequence; every wait in it is bounded. */
   const shutdown = async (): Promise<void> => {
@@ -201,11 +214,11 @@ export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): 
     const httpClosed = new Promise<void>((resolve) => { httpServer.close(() => resolve()); });
     httpServer.closeIdleConnections();
     const drained = new Promise<void>((resolve) => { hub.onDrained = resolve; });
-    if (wss.clients.size === 0) hub.onDrained?.();
-    for (const peer of wss.clients) closePeer(peer, CloseCode.GoingAway, SHUTDOWN_REASON);
+    if (peers.size === 0) hub.onDrained?.();
+    for (const peer of peers) closePeer(peer, CloseCode.GoingAway, SHUTDOWN_REASON);
     if (!(await within(drained, o.shutdownTimeoutMs))) {
-      log?.(`terminating ${wss.clients.size} connection(s) that did not finish the close handshake within ${o.shutdownTimeoutMs} ms`);
-      for (const peer of wss.clients) peer.terminate();
+      log?.(`terminating ${peers.size} connection(s) that did not finish the close handshake within ${o.shutdownTimeoutMs} ms`);
+      for (const peer of peers) peer.terminate();
       await within(drained, TERMINATE_GRACE_MS);
     }
     // Keep-alive HTTP clients (a /healthz poller) would otherwise hold the listener open.
@@ -222,13 +235,13 @@ export async function startServer(opts: ServerOptions = {}, link?: WorkerLink): 
     host: o.host,
     port: boundPort,
     path: o.path,
-    connections: () => wss.clients.size,
+    connections: () => peers.size,
     snapshot: () => {
-      const buffered = bufferedBytes(wss.clients);
+      const buffered = bufferedBytes(peers);
       const rejected = {} as Record<RejectReason, number>;
       for (const reason of Object.keys(Rejected) as RejectReason[]) rejected[reason] = stats.rejected[Rejected[reason]]!;
       return {
-        connections: wss.clients.size,
+        connections: peers.size,
         channels: hub.channels.size,
         bufferedBytes: buffered.total,
         maxPeerBufferedBytes: buffered.max,
@@ -288,14 +301,17 @@ function bufferedBytes(peers: Set<Peer>): { total: number; max: number } {
 }
 
 /** Wire a freshly upgraded socket to the shared module-level handlers. */
-function acceptPeer(peer: Peer, hub: Hub): void {
+function acceptPeer(peer: Peer, req: IncomingMessage, hub: Hub): void {
   peer.hub = hub;
+  peer.socket = req.socket;
+  hub.peers.add(peer);
   const now = performance.now();
   peer.lastMessageAt = now;
   startBucket(peer, now);
   hub.stats.connectionsTotal++;
   peer.on('message', onPeerMessage);
-  peer.on('pong', onPeerPong);
+  // Only the heartbeat reads `alive`; without it a pong needs no handler (ws answers pings itself).
+  if (hub.heartbeat) peer.on('pong', onPeerPong);
   peer.on('error', onPeerError);
   peer.on('close', onPeerClose);
 }
@@ -374,6 +390,8 @@ function wsErrorCloseCode(code: string | undefined): number {
 function onPeerClose(this: WebSocket, code: number): void {
   const peer = this as Peer;
   const hub = peer.hub;
+  hub.peers.delete(peer);
+  peer.socket = undefined;
   hub.stats.countClose(peer.closeCodeSent !== 0 ? peer.closeCodeSent : code);
   hub.channels.removePeer(peer);
   if (peer.delayed !== undefined) {
@@ -384,7 +402,6 @@ function onPeerClose(this: WebSocket, code: number): void {
     clearTimeout(peer.closeTimer);
     peer.closeTimer = undefined;
   }
-  // ws removes the socket from its client set in a 'close' listener added before ours.
   if (hub.onDrained !== undefined && hub.peers.size === 0) hub.onDrained();
 }
 
@@ -401,7 +418,7 @@ function listen(server: HttpServer, port: number, host: string): Promise<void> {
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen(port, host);
+    server.listen(port, host, LISTEN_BACKLOG);
   });
 }
 

@@ -2,6 +2,7 @@
  * Per-connection state of the reference server, kept as plain fields on a `WebSocket` subclass so the
  * module-level event handlers can reach it through `this` — no closure and no map lookup per message.
  */
+import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { ChannelIndex } from './channels.js';
 import type { ServerStats } from './metrics.js';
@@ -26,8 +27,10 @@ export interface Hub {
   readonly log: ((line: string) => void) | undefined;
   /** Called when the last connection closes while the server is shutting down. */
   onDrained: (() => void) | undefined;
-  /** The live connections (ws' client set: a socket leaves it before our 'close' handler runs). */
+  /** The live connections: a peer joins when upgraded and leaves first thing in its 'close' handler. */
   readonly peers: Set<Peer>;
+  /** The heartbeat is on (only then is a pong listened for). */
+  readonly heartbeat: boolean;
   /**
    * Cluster mode only (`wsload serve --workers N`, N > 1): carries a publish to the other workers and sends
    * the `published` receipt once they answered. undefined in a single process: no IPC, no extra work.
@@ -61,8 +64,13 @@ export interface DelayedFrame {
 export class Peer extends WebSocket {
   /** Cleared by each heartbeat round, set again by a pong or any message (the ws "isAlive" pattern). */
   alive = true;
-  /** Channels this connection is subscribed to, for cleanup on close. */
-  readonly subscriptions = new Set<string>();
+  /** Channels this connection is subscribed to, for cleanup on close; allocated by the first subscribe. */
+  subscriptions: Set<string> | undefined = undefined;
+  /**
+   * The upgraded socket ws writes to (the upgrade request's `req.socket`): corked around a reply and the
+   * close frame that follows it so both leave in one write (protocol-handler.ts, `disconnect`).
+   */
+  socket: Duplex | undefined = undefined;
   /** Frames delayed by `replyDelayMs`; allocated only when a delay is configured. */
   delayed: Set<DelayedFrame> | undefined = undefined;
   hub!: Hub;
