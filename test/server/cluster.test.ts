@@ -6,7 +6,7 @@
  * reports) is killed in afterEach if it is still running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -223,6 +223,77 @@ describe('wsload serve --workers 2 (real processes)', () => {
     expect((await s.health()).workers.map((w) => w.connections)).toEqual([1, 1]);
     s.child.kill('SIGTERM');
     expect((await bounded(s.exited, WAIT_MS, 'exit')).code).toBe(0);
+  });
+});
+
+/** Inodes of the TCP sockets listening on `port` (/proc/net/tcp{,6}, state 0A). */
+function listeningInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A') continue;
+      if (Number.parseInt(f[1]!.split(':')[1]!, 16) === port) inodes.add(f[9]!);
+    }
+  }
+  return inodes;
+}
+
+/** Whether process `pid` holds one of the sockets `inodes` (its /proc/PID/fd links). */
+function holdsSocket(pid: number, inodes: Set<string>): boolean {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let link: string;
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m && inodes.has(m[1]!)) return true;
+  }
+  return false;
+}
+
+describe.runIf(process.platform === 'linux')('wsload serve --workers 2 --balance', () => {
+  it.each([
+    ['round-robin', false],
+    ['kernel', true],
+  ] as const)('%s: the workers hold the listening socket themselves: %s; every connection is served and publish reaches all', async (balance, workersListen) => {
+    const s = await serve(['--workers', '2', '--heartbeat', '0', '--quiet', '--balance', balance]);
+    const port = Number(new URL(s.url).port);
+    const clients: Client[] = [];
+    for (let i = 0; i < 12; i++) clients.push(await connect(s.url));
+    const health = await s.health();
+    expect(health).toMatchObject({ status: 'ok', connections: 12, expectedWorkers: 2 });
+    expect(health.workers.reduce((sum, w) => sum + w.connections, 0)).toBe(12);
+
+    // round-robin: only the primary has the listening socket and hands connections over; kernel: each
+    // worker accepts from the shared socket itself.
+    const inodes = listeningInodes(port);
+    expect(inodes.size, `a listening socket on port ${port}`).toBeGreaterThan(0);
+    expect(holdsSocket(s.child.pid!, inodes), 'the primary holds the listening socket').toBe(true);
+    for (const w of health.workers) expect(holdsSocket(w.pid, inodes), `worker ${w.worker} holds the listening socket`).toBe(workersListen);
+
+    // Wherever the kernel put them, a publish reaches every subscriber.
+    await subscribeAll(clients, 'k');
+    clients[0]!.send({ type: 'publish', id: 'p', channel: 'k', data: 1 });
+    const message = '{"type":"message","channel":"k","data":1}';
+    expect(await clients[0]!.next()).toBe(message);
+    expect(JSON.parse(await clients[0]!.next())).toEqual({ type: 'published', id: 'p', channel: 'k', recipients: 12 });
+    for (const c of clients.slice(1)) expect(await c.next()).toBe(message);
+
+    s.child.kill('SIGTERM');
+    expect(await bounded(s.exited, WAIT_MS, 'primary exit after SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  it('an unknown --balance is a usage error naming the choices (exit 2, nothing forked)', async () => {
+    const child = spawn(process.execPath, ['bin/wsload.js', 'serve', '--port', '0', '--workers', '2', '--balance', 'random'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(child);
+    const err = capture(child.stderr!, START_MS);
+    const code = await bounded(new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))), START_MS, 'exit');
+    expect(code).toBe(2);
+    expect(err.text()).toMatch(/--balance <mode>' argument 'random' is invalid\. Allowed choices are round-robin, kernel/);
   });
 });
 

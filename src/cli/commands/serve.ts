@@ -37,6 +37,7 @@ interface ServeFlags {
   metrics: boolean;
   quiet?: boolean;
   workers: string;
+  balance: 'round-robin' | 'kernel';
 }
 
 const MAX_MS = 2_147_483_647;
@@ -52,6 +53,8 @@ Examples:
                                                   a benchmark target: no per-connection rate limit, more sockets
   $ wsload serve --workers auto --rate-limit 0 --max-connections 50000
                                                   one process per core on one port (each has its own open-file limit)
+  $ wsload serve --workers 4 --balance kernel --rate-limit 0 --max-connections 76000
+                                                  a connection-rate target: workers accept themselves (leave headroom)
   $ WSLOAD_AUTH_TOKEN=s3cret wsload serve --allowed-origin https://app.example.com
                                                   require "Authorization: Bearer s3cret" (or ?token=s3cret)
   $ wsload serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
@@ -88,7 +91,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// and https:// (needs --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--no-metrics', 'do not serve /metrics nor time replies')
-    .option('--workers <n|auto>', 'worker processes sharing the port (node:cluster, round-robin); auto = one per core; 1 = a single process', '1')
+    .option('--workers <n|auto>', 'worker processes sharing the port (node:cluster); auto = one per core; 1 = a single process', '1')
+    .addOption(new Option('--balance <mode>', 'with --workers: who accepts connections — round-robin (the primary hands each to the next worker: even) or kernel (each worker accepts itself: ~40% less server CPU per new connection, uneven spread)').choices(['round-robin', 'kernel']).default('round-robin'))
     .option('--quiet', 'do not log connection errors, heartbeat terminations or shutdown details to stderr')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: ServeFlags) => {
@@ -131,7 +135,7 @@ async function runCluster(startClusterServer: ServerModule['startClusterServer']
   if (maxConnections < workers) {
     throw usageError(`--max-connections (${maxConnections}) must be at least --workers (${workers}): the limit is split between the workers`);
   }
-  const server = await startClusterServer({ ...options, workers, notice: toStderr, ...(flags.quiet ? {} : { log: toStderr }) });
+  const server = await startClusterServer({ ...options, workers, balance: flags.balance, notice: toStderr, ...(flags.quiet ? {} : { log: toStderr }) });
   ctx.stdout.write(`wsload reference server listening on ${server.url} (health: ${server.healthUrl}) with ${workers} workers\n`);
   const outcome = await Promise.race([ctx.interrupted, server.failed]);
   ctx.stdout.write('shutting down…\n');
