@@ -600,6 +600,17 @@ export class Connection {
     return this.ws !== undefined && this.ws.readyState === WebSocket.OPEN;
   }
 
+  /**
+   * Whether ws' receiver still holds bytes of the socket's latest read: called from `onMessage`, false
+   * means the message just delivered was the last thing that read brought (no close frame, no other
+   * message behind it), so acting on it now is the same as acting on it in a microtask. True when it
+   * cannot tell (ws' internals changed): the caller then defers, as it always may.
+   */
+  get moreInputBuffered(): boolean {
+    const receiver = (this.ws as unknown as { _receiver?: { _bufferedBytes?: unknown } } | undefined)?._receiver;
+    return receiver === undefined || receiver._bufferedBytes !== 0;
+  }
+
   /** Send a text frame. Returns false (and sends nothing) when the socket is not open. */
   send(text: string): boolean {
     const ws = this.ws;

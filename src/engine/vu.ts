@@ -942,14 +942,20 @@ export class VirtualUser implements ConnectionEvents {
   }
 
   /**
-   * The awaited reply, from inside the inbox's onMessage. The flow goes on from one microtask, not
-   * from here: what came after the reply in the same socket read (a close frame, broadcasts) is taken in
-   * first, as with an `await` — continuing here would send the next request into a connection whose
-   * close is already read (a send_failed would become a lost request and a connection_closed error).
+   * The awaited reply, from inside the inbox's onMessage. What came after the reply in the same socket
+   * read (a close frame, broadcasts) must be taken in first, as with an `await` — going on before it
+   * would send the next request into a connection whose close is already read (a send_failed would
+   * become a lost request and a connection_closed error). So the flow goes on from one microtask, unless
+   * the reply was the last thing that read brought: then there is nothing to take in first, and going on
+   * here is the same, without a promise reaction per round trip (the common case of a closed loop).
    */
   private onReply(msg: ReceivedMessage): void {
     this.interrupt = undefined;
     this.reply = msg;
+    if (this.conn !== undefined && !this.conn.moreInputBuffered) {
+      this.afterReply();
+      return;
+    }
     // One promise reaction: cheaper than queueMicrotask, which makes an AsyncResource per call in Node.
     void RESOLVED.then(this.afterReplyFn);
   }
