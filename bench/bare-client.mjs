@@ -2,9 +2,11 @@
 // before the first ping), then on each one M JSON pings in a closed loop — the next ping when the reply
 // came. Every reply goes through JSON.parse (its id is checked); every round trip is a performance.now()
 // difference pushed to one array; the percentiles come from the sorted array at the end.
-// Prints one JSON line with its figures.
+// Prints one JSON line with its figures. With --ramp MS the connections open one by one over MS
+// milliseconds instead (connection i at i × MS / C), each pinging as soon as it is open: the arrival
+// pattern of an Artillery phase `{duration: MS / 1000, arrivalCount: C}`.
 //
-//   node bench/bare-client.mjs --url ws://127.0.0.1:8000/ws -c 100 -m 1000
+//   node bench/bare-client.mjs --url ws://127.0.0.1:8000/ws -c 100 -m 1000 [--ramp 1000]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -14,11 +16,13 @@ const { values } = parseArgs({
     url: { type: 'string', default: 'ws://127.0.0.1:8000/ws' },
     connections: { type: 'string', short: 'c', default: '100' },
     messages: { type: 'string', short: 'm', default: '1000' },
+    ramp: { type: 'string', default: '0' },
   },
 });
 const C = Number(values.connections);
 const M = Number(values.messages);
 const url = values.url;
+const RAMP_MS = Number(values.ramp);
 
 const latencies = [];
 let errors = 0;
@@ -57,9 +61,16 @@ function pingLoop(ws) {
 }
 
 const t0 = performance.now();
-const sockets = await Promise.all(Array.from({ length: C }, open));
-const tOpen = performance.now();
-await Promise.all(sockets.map(pingLoop));
+let tOpen;
+if (RAMP_MS > 0) {
+  const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  await Promise.all(Array.from({ length: C }, (_, i) => delay((i * RAMP_MS) / C).then(open).then(pingLoop)));
+  tOpen = t0;
+} else {
+  const sockets = await Promise.all(Array.from({ length: C }, open));
+  tOpen = performance.now();
+  await Promise.all(sockets.map(pingLoop));
+}
 const t1 = performance.now();
 
 latencies.sort((a, b) => a - b);

@@ -32,6 +32,7 @@ const log = (s) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).pa
 // ---------------------------------------------------------------------------------------------
 // Scripts
 const pingYml = join(root, 'bench', 'scripts', 'ping.yml');
+const pingAtOnceYml = join(root, 'bench', 'scripts', 'ping-at-once.yml');
 const emptyYml = join(root, 'bench', 'scripts', 'empty.yml');
 const emptyArtYml = join(root, 'bench', 'scripts', 'empty-artillery.yml');
 const bareClient = join(root, 'bench', 'bare-client.mjs');
@@ -91,6 +92,12 @@ const ART_ENV = { ARTILLERY_DISABLE_TELEMETRY: 'true' }; // loopback only: no te
 const jsonOut = (name) => join(tmp, `${name}-${process.hrtime.bigint()}.json`);
 const ms = (x) => Number(x).toFixed(2);
 
+/** A `wsload run` report: every reply timed, no user failed. */
+function parseRun(r, f, want) {
+  const j = JSON.parse(readFileSync(f, 'utf8'));
+  return { roundTrips: j.messages.replied, expected: j.messages.replied === want && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
+}
+
 const TOOLS = [
   {
     key: 'bare', label: 'bare `ws` client', cmd: `node bench/bare-client.mjs --url URL -c ${C} -m ${M}`,
@@ -102,6 +109,20 @@ const TOOLS = [
       return { roundTrips: j.roundTrips, expected: j.roundTrips === want && j.errors === 0 && j.mismatched === 0, perSecond: j.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
     },
     reports: 'its own percentiles (sorted array)',
+  },
+  {
+    key: 'bareRamp', label: 'bare `ws` client, 1 s ramp', cmd: `node bench/bare-client.mjs --url URL -c ${C} -m ${M} --ramp 1000`,
+    run: (url) => ({ args: [bareClient, '--url', url, '-c', String(C), '-m', String(M), '--ramp', '1000'] }),
+    empty: (url) => ({ args: [bareClient, '--url', url, '-c', '1', '-m', '1'] }),
+    emptyCmd: 'node bench/bare-client.mjs --url URL -c 1 -m 1',
+    parse(r, f, want) {
+      const j = JSON.parse(r.stdout.trim().split('\n').at(-1));
+      return { roundTrips: j.roundTrips, expected: j.roundTrips === want && j.errors === 0 && j.mismatched === 0, perSecond: j.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
+    },
+    reports: 'its own percentiles (sorted array)',
+    note: 'connection i opens at i × 10 ms and pings as soon as it is open: the arrivals of Artillery\'s phase `{duration: 1, arrivalCount: 100}`, the baseline of the rows that ramp',
+    baseline: 'bare',
+    emptyAs: 'bare',
   },
   {
     key: 'stress', label: 'wsload stress', cmd: `${wsloadCmd} stress --url URL -c ${C} -m ${M} --mix ping --quiet --json FILE`,
@@ -116,15 +137,24 @@ const TOOLS = [
     note: 'with `--mix ping` sends pings only (ids 1…M), the workload of issue 5 and of the other clients (the default mix alternates pings and agent messages), then a disconnect per connection',
   },
   {
-    key: 'run', label: 'wsload run (ping script)', cmd: `${wsloadCmd} run bench/scripts/ping.yml -t URL --quiet --json FILE`,
+    key: 'run', label: 'wsload run (ping script, users at once)', cmd: `${wsloadCmd} run bench/scripts/ping-at-once.yml -t URL --quiet --json FILE`,
+    run: (url, f) => ({ args: [bin, 'run', pingAtOnceYml, '-t', url, '--quiet', '--json', f] }),
+    empty: (url, f) => ({ args: [bin, 'run', emptyYml, '-t', url, '--quiet', '--json', f] }),
+    emptyCmd: `${wsloadCmd} run bench/scripts/empty.yml -t URL --quiet --json FILE`,
+    parse: parseRun,
+    reports: 'HDR `ws.rtt.ping` per message',
+    note: 'the 100 users arrive within 10 ms, as the bare client and `stress` open their connections: the like-for-like run for the efficiency target',
+  },
+  {
+    key: 'runRamp', label: 'wsload run (ping script, 1 s ramp)', cmd: `${wsloadCmd} run bench/scripts/ping.yml -t URL --quiet --json FILE`,
     run: (url, f) => ({ args: [bin, 'run', pingYml, '-t', url, '--quiet', '--json', f] }),
     empty: (url, f) => ({ args: [bin, 'run', emptyYml, '-t', url, '--quiet', '--json', f] }),
     emptyCmd: `${wsloadCmd} run bench/scripts/empty.yml -t URL --quiet --json FILE`,
-    parse(r, f, want) {
-      const j = JSON.parse(readFileSync(f, 'utf8'));
-      return { roundTrips: j.messages.replied, expected: j.messages.replied === want && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
-    },
+    parse: parseRun,
     reports: 'HDR `ws.rtt.ping` per message',
+    note: 'Artillery\'s script: the 100 users arrive over 1 s (one every 10 ms): the like-for-like run for the Artillery comparison; its "× bare" is against the bare client with the same ramp',
+    baseline: 'bareRamp',
+    emptyAs: 'run',
   },
   {
     key: 'ymera', label: 'wsload run (seed scenario)', cmd: `${wsloadCmd} run ymera-fixed.yml -t URL --quiet --json FILE`,
@@ -136,6 +166,7 @@ const TOOLS = [
       return { roundTrips: j.messages.replied, expected: j.messages.replied === want && j.vusers.failed === 0, perSecond: j.messages.replied / j.durationSec, p50: j.latency.p50, p99: j.latency.p99 };
     },
     reports: 'HDR per type (`ws.rtt.ping`, `ws.rtt.agent_message`, …) + the processor\'s histogram',
+    baseline: 'bareRamp',
   },
   {
     key: 'artillery', label: `Artillery ${ART_VERSION} (ping script)`, cmd: `artillery run bench/scripts/ping.yml -t URL --output FILE`,
@@ -183,11 +214,14 @@ try {
   for (let i = 0; i < STARTUP_RUNS; i++) {
     for (const t of TOOLS) {
       if (t.key === 'artillery' && i >= ART_EMPTY_RUNS) continue;
+      if (t.emptyAs) continue; // the same empty run as another row's
       const x = await measureRun(t, 'empty');
       empties[t.key].push(x);
       log(`empty ${i + 1}: ${fmtRun(x)}`);
     }
   }
+
+  for (const t of TOOLS) if (t.emptyAs) empties[t.key] = empties[t.emptyAs];
 
   // 2. The comparison, in rounds; the order rotates so that no tool always runs first or after Artillery.
   var rounds = [];
@@ -238,8 +272,10 @@ for (const round of rounds) {
   }
   for (const t of TOOLS) {
     const x = round[t.key];
-    x.ratio = x.cpu100k / round.bare.cpu100k;
-    x.ratioAfter = x.cpu100kAfter / round.bare.cpu100kAfter;
+    // Against the bare client with the same arrivals (all at once, or the 1 s ramp).
+    const base = round[t.baseline ?? 'bare'] ?? round.bare;
+    x.ratio = x.cpu100k / base.cpu100k;
+    x.ratioAfter = x.cpu100kAfter / base.cpu100kAfter;
     if (round.artillery) x.artOver = round.artillery.cpu100k / x.cpu100k;
   }
 }
@@ -269,18 +305,18 @@ const machineLine = `${m.model}, ${m.cores} cores (lscpu), Node ${m.node}, ${m.p
 const when = new Date().toISOString();
 const src = sourceState();
 
-const loads = [...Object.values(empties).flat(), ...rounds.flatMap((r) => TOOLS.map((t) => r[t.key]))].map((x) => x.load1);
+const loads = [...TOOLS.filter((t) => !t.emptyAs).flatMap((t) => empties[t.key]), ...rounds.flatMap((r) => TOOLS.map((t) => r[t.key]))].map((x) => x.load1);
 const loadRange = `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)})`;
 
 // Comparison section
 const has = (k) => TOOLS.some((t) => t.key === k);
 const latencyCell = (t) => (t.key === 'artillery' ? t.reports : `${t.reports}: p50 ${f2(S[t.key].p50)} ms, p99 ${f2(S[t.key].p99)} ms`);
 const mainTable = [
-  '| client | CPU-s per 100k round trips (whole process) | after start-up | × bare client (whole) | × bare (after start-up) | Artillery ÷ this | round trips/s | peak RSS MiB | latency it reports |',
+  '| client | CPU-s per 100k round trips (whole process) | after start-up | × bare client, same arrivals (whole) | × bare (after start-up) | Artillery ÷ this | round trips/s | peak RSS MiB | latency it reports |',
   '|---|---|---|---|---|---|---|---|---|',
   ...TOOLS.map((t) => {
     const s = S[t.key];
-    return `| ${t.label} | ${f2(s.cpu100k)} | ${f2(s.cpu100kAfter)} | ${t.key === 'bare' ? '1' : `**${f2(s.ratio)}** (${s.ratioRange})`} | ${t.key === 'bare' ? '1' : f2(s.ratioAfter)} | ${has('artillery') ? f2(s.artOver) : 'n/a'} | ${f0(s.perSecond)} | ${f0(s.rss)} | ${latencyCell(t)} |`;
+    return `| ${t.label} | ${f2(s.cpu100k)} | ${f2(s.cpu100kAfter)} | ${t.key === 'bare' ? '1' : `**${f2(s.ratio)}** (${s.ratioRange})${t.baseline === 'bareRamp' ? ' vs the 1 s ramp' : ''}`} | ${t.key === 'bare' ? '1' : f2(s.ratioAfter)} | ${has('artillery') ? f2(s.artOver) : 'n/a'} | ${f0(s.perSecond)} | ${f0(s.rss)} | ${latencyCell(t)} |`;
   }),
 ].join('\n');
 const roundTable = [
@@ -295,22 +331,22 @@ const roundTable = [
 const verdict = (ok) => (ok ? 'met' : '**missed**');
 const eff = ['stress', 'run'].filter(has).map((k) => `\`${k}\` ${f2(S[k].ratio)}× (${verdict(S[k].ratio <= 1.0)})`).join(', ');
 const artLine = has('artillery')
-  ? `Artillery's whole process ÷ wsload's on the same work (median of per-round ratios): \`stress\` ${f2(S.stress.artOver)}× (${verdict(S.stress.artOver >= 3)}), \`run\` ${f2(S.run.artOver)}× (${verdict(S.run.artOver >= 3)}), seed scenario ${f2(S.ymera.artOver)}×. Target ≥ 3×.`
+  ? `Artillery's whole process ÷ wsload's on the same work (median of per-round ratios): \`stress\` ${f2(S.stress.artOver)}× (${verdict(S.stress.artOver >= 3)}), \`run\` on Artillery's own script (1 s ramp) ${f2(S.runRamp.artOver)}× (${verdict(S.runRamp.artOver >= 3)}) and with the users at once ${f2(S.run.artOver)}×, seed scenario ${f2(S.ymera.artOver)}×. Target ≥ 3×.`
   : `Artillery: ${artStatus} — the ≥ 3× target could not be checked in this run.`;
 const compareText = `## Comparison: ${C} connections × ${M.toLocaleString('en-US')} round trips, bare client vs wsload vs Artillery
 
 Command: \`npm run bench\` (this section: \`npm run bench:compare\`; BENCH_ROUNDS=${ROUNDS})
 Machine: ${machineLine}. Source: ${src}. Measured: ${when}.
-Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`); wsload started as \`${wsloadCmd}\`, the node flags of its launcher's \`#!/usr/bin/env -S node …\` line, as \`wsload\` and \`npx wsload\` apply them (plain \`node bin/wsload.js\` would not). CPU = user + system time of the client and everything it started, from the kernel via GNU time (\`/usr/bin/time\`, wait4; Artillery's worker thread is inside its process); peak RSS = the client process's own, from \`process.resourceUsage()\` at its exit (bench/measure.mjs, preloaded through NODE_OPTIONS). Node processes per client run: ${[...new Set(rounds.flatMap((r) => TOOLS.map((t) => `${t.key} ${r[t.key].processes}`)))].join(', ')}. Exit 3 (a default threshold crossed) is accepted when the report shows all the work done. Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
+Server: one \`wsload serve ${SERVER_ARGS.join(' ')}\` for every run, pinned to core 0. Clients: one process per run, pinned to core 1 (\`taskset\`); wsload started as \`${wsloadCmd}\`, as \`wsload\` and \`npx wsload\` start it (the launcher's shebang is \`#!/usr/bin/env node\`, no node flags; it runs the esbuild bundle in dist/bundle/). CPU = user + system time of the client and everything it started, from the kernel via GNU time (\`/usr/bin/time\`, wait4; Artillery's worker thread is inside its process); peak RSS = the client process's own, from \`process.resourceUsage()\` at its exit (bench/measure.mjs, preloaded through NODE_OPTIONS). Node processes per client run: ${[...new Set(rounds.flatMap((r) => TOOLS.map((t) => `${t.key} ${r[t.key].processes}`)))].join(', ')}. Exit 3 (a default threshold crossed) is accepted when the report shows all the work done. Artillery: ${artStatus}; telemetry off (\`ARTILLERY_DISABLE_TELEMETRY=true\`).
 **Machine load:** the 1-minute load average before each run was ${loadRange} (this bench's own server + client account for ≤ 2 on ${m.cores} cores; more means other work shared the cores, and absolute times and rates suffer; ratios within a round much less).
 Rounds: ${ROUNDS}; in each, every client runs once, in an order that rotates round by round; ratios are taken within a round, then the median over rounds. A run that did not complete all its round trips is marked and left out.
 
 The clients (all: ${C} connections/users, each a closed loop, the next message when the reply came):
 ${TOOLS.map((t) => `- **${t.label}**: \`${t.cmd}\`${t.note ? ` — ${t.note}` : ''}`).join('\n')}
 - The seed scenario is \`scenarios/ymera.yml\` rewritten by the bench with fixed work: its flow and TypeScript processor unchanged, phases \`{duration: 1, arrivalCount: ${C}}\` and the loop count ${YMERA_LOOP} (not 20), so each user does ${ymera.perUser} round trips (subscribe ×2, ${YMERA_LOOP} × ping + agent message, unsubscribe, disconnect).
-- \`bench/scripts/ping.yml\`: \`arrivalCount: ${C}\` over 1 s, each user a \`loop\` of ${M} \`send: {payload: {type: ping}, match: {json: "$.type", value: pong}}\`. Artillery sends \`{"type":"ping"}\` and takes the next message; wsload adds an \`id\` and matches the reply carrying it.
+- \`bench/scripts/ping.yml\`: \`arrivalCount: ${C}\` over 1 s, each user a \`loop\` of ${M} \`send: {payload: {type: ping}, match: {json: "$.type", value: pong}}\`. Artillery sends \`{"type":"ping"}\` and takes the next message; wsload adds an \`id\` and matches the reply carrying it. \`bench/scripts/ping-at-once.yml\` is the same with the ${C} arrivals within 10 ms (Artillery refuses a phase under 1 s): a ramp costs any client more CPU per round trip (fewer connections busy at once, fewer messages per wake-up), so the efficiency target compares like with like — every connection open first, as the bare client does — and the Artillery ratio is taken on Artillery's own script.
 
-"After start-up" subtracts the median CPU of the same tool's empty run (Start-up section). "Round trips/s": round trips ÷ the tool's own span (bare client: first handshake to last reply; wsload: its \`durationSec\`; Artillery: \`lastMetricAt − firstMetricAt\`); \`run\` and Artillery spread the ${C} arrivals over 1 s, \`stress\` and the bare client open every connection first.
+"After start-up" subtracts the median CPU of the same tool's empty run (Start-up section). "Round trips/s": round trips ÷ the tool's own span (bare client: first handshake to last reply; wsload: its \`durationSec\`; Artillery: \`lastMetricAt − firstMetricAt\`); \`run\` on ping.yml, the seed scenario and Artillery spread the ${C} arrivals over 1 s; \`stress\`, the bare client and \`run\` on ping-at-once.yml open every connection first.
 
 ${mainTable}
 
@@ -320,14 +356,14 @@ ${roundTable}
 
 Median server CPU ÷ client wall time during the runs (1.0 = the one-core server saturated): ${TOOLS.map((t) => `${t.key} ${f2(S[t.key].serverBusy)}`).join(', ')}.
 
-**Targets (issue 5).** Efficiency, \`stress\` and \`run\` ≤ 1.0× the bare client's CPU-s per 100k (whole process, medians of per-round ratios): ${eff}. After start-up: \`stress\` ${f2(S.stress.ratioAfter)}×, \`run\` ${f2(S.run.ratioAfter)}×. ${artLine}
+**Targets (issue 5).** Efficiency, \`stress\` and \`run\` ≤ 1.0× the bare client's CPU-s per 100k (whole process, medians of per-round ratios): ${eff}. After start-up: \`stress\` ${f2(S.stress.ratioAfter)}×, \`run\` ${f2(S.run.ratioAfter)}×. On Artillery's 1 s ramp, \`run\` costs ${f2(S.runRamp.ratio)}× the bare client on the same ramp (the ramped bare client itself: ${f2(S.bareRamp.ratio)}× its all-at-once loop). ${artLine}
 `;
 
 // Start-up section
 const stTable = [
   '| empty run | command | runs | wall s (median) | wall min–max | CPU-s (median) | CPU-s min–max | peak RSS MiB |',
   '|---|---|---|---|---|---|---|---|',
-  ...TOOLS.map((t) => {
+  ...TOOLS.filter((t) => !t.emptyAs).map((t) => {
     const xs = okEmpty(t.key);
     const bad = empties[t.key].length - xs.length;
     const w = xs.map((x) => x.wallSec);
