@@ -13,6 +13,18 @@ const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
 export class ProcessorLoadError extends Error {}
 
+/**
+ * Where the CLI's bundle loader (scripts/bundle-loader.mjs) leaves an `import()` of its own: the bundle
+ * runs as a vm.Script from V8's code cache, and code restored from that cache cannot call `import()`
+ * itself ("A dynamic import callback was not specified"). Elsewhere (the library, tests) plain `import()`.
+ */
+export const IMPORT_HOOK = Symbol.for('wsload.import');
+
+function dynamicImport(specifier: string): Promise<unknown> {
+  const hook = (globalThis as Record<symbol, unknown>)[IMPORT_HOOK];
+  return typeof hook === 'function' ? (hook as (s: string) => Promise<unknown>)(specifier) : import(specifier);
+}
+
 type ScopedImport = (specifier: string, parentURL: string) => Promise<unknown>;
 let tsImporter: Promise<ScopedImport> | undefined;
 
@@ -21,7 +33,7 @@ async function typescriptImporter(): Promise<ScopedImport> {
   tsImporter ??= (async () => {
     let api: typeof import('tsx/esm/api');
     try {
-      api = await import('tsx/esm/api');
+      api = (await dynamicImport('tsx/esm/api')) as typeof import('tsx/esm/api');
     } catch (err) {
       tsImporter = undefined;
       throw new ProcessorLoadError(`a TypeScript processor needs the 'tsx' package, which could not be loaded: ${firstLine(err)}`);
@@ -34,7 +46,7 @@ async function typescriptImporter(): Promise<ScopedImport> {
 
 // Plain `import()`: Node applies its own CommonJS/ESM rules (package.json "type", .cjs/.mjs), and
 // CommonJS `module.exports` arrives as `default` plus the names cjs-module-lexer detects.
-const nativeImport = (specifier: string): Promise<unknown> => import(specifier);
+const nativeImport = (specifier: string): Promise<unknown> => dynamicImport(specifier);
 
 export interface LoadedProcessor {
   readonly module: unknown;

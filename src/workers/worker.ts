@@ -136,6 +136,8 @@ process.on('disconnect', () => {
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
 
-await Promise.all([initHistograms(), process.argv[2] === 'run' ? loadRun() : process.argv[2] === 'stress' ? loadStress() : undefined]);
-readyRssBytes = process.memoryUsage().rss;
-post({ type: 'ready', pid: process.pid });
+// No top-level await: the CLI's bundle of this file is a CommonJS script (scripts/bundle.mjs).
+Promise.all([initHistograms(), process.argv[2] === 'run' ? loadRun() : process.argv[2] === 'stress' ? loadStress() : undefined]).then(() => {
+  readyRssBytes = process.memoryUsage().rss;
+  post({ type: 'ready', pid: process.pid });
+}, fail);

@@ -1,12 +1,14 @@
 /**
  * The launcher runs the esbuild bundle (dist/bundle/, `npm run build` → scripts/bundle.mjs), not the
  * ~150 modules of dist/: the three processes wsload starts (the CLI, a load worker, a `serve --workers`
- * worker) are bundle entries, forked by path from inside the bundle's chunks, and hdr-histogram-js's
- * WebAssembly module is embedded already inflated. Real processes, a real server on 127.0.0.1.
+ * worker) are CommonJS bundles, each run by a small module of the same name through V8's code cache
+ * (scripts/bundle-loader.mjs), forked by path from inside the bundle; hdr-histogram-js's WebAssembly
+ * module is embedded already inflated. Real processes, a real server on 127.0.0.1. The cache files are
+ * the build's own (dist/bundle/*.cache): these tests remove and recreate them, as a first run would.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,9 +24,9 @@ beforeAll(async () => {
 });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
-function wsload(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function wsload(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', ...env } }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
       res({ code, stdout, stderr });
     });
@@ -42,14 +44,70 @@ describe('the bundled CLI', () => {
     expect(r.stdout.trim()).toBe(pkg.version);
   });
 
-  it('has an entry for each process it forks, next to its chunks', () => {
-    for (const entry of ['wsload.js', 'worker.js', 'cluster-worker.js']) {
-      expect(existsSync(join(BUNDLE, entry)), `dist/bundle/${entry} should exist`).toBe(true);
+  it('has an entry for each process it forks, each with its CommonJS bundle', () => {
+    for (const entry of ['wsload', 'worker', 'cluster-worker']) {
+      expect(existsSync(join(BUNDLE, `${entry}.js`)), `dist/bundle/${entry}.js should exist`).toBe(true);
+      expect(existsSync(join(BUNDLE, `${entry}.cjs`)), `dist/bundle/${entry}.cjs should exist`).toBe(true);
     }
   });
 
+  it("a command's first run saves its code cache, later runs use it, and a damaged cache is replaced", async () => {
+    const cache = join(BUNDLE, 'wsload.cjs.validate.cache');
+    rmSync(cache, { force: true });
+    const script = join(ROOT, 'test', 'fixtures', 'run', 'hello.yml');
+    const first = await wsload(['validate', script]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(existsSync(cache), 'the first run of `validate` writes its cache').toBe(true);
+    const made = statSync(cache).mtimeMs;
+    const second = await wsload(['validate', script]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    expect(statSync(cache).mtimeMs, 'an accepted cache is not rewritten').toBe(made);
+    // Garbage in the cache: V8 rejects it, the command still works, and the cache is made anew.
+    writeFileSync(cache, Buffer.alloc(4096, 7));
+    const third = await wsload(['validate', script]);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout).toBe(first.stdout);
+    expect(readFileSync(cache).equals(Buffer.alloc(4096, 7)), 'the damaged cache was replaced').toBe(false);
+    // WSLOAD_NO_CODE_CACHE: neither read nor written.
+    rmSync(cache, { force: true });
+    const none = await wsload(['validate', script], { WSLOAD_NO_CODE_CACHE: '1' });
+    expect(none.code, none.stderr).toBe(0);
+    expect(existsSync(cache)).toBe(false);
+  });
+
+  it('loads processors (ES module and TypeScript) from a cached run: import() goes through the loader', async () => {
+    // A user whose processor function failed to load or run would fail: completed 2, failed 0 is the proof.
+    await writeFile(join(dir, 'proc.ts'), "export function mark(context: { vars: Record<string, unknown> }, _events: unknown, done: () => void): void { context.vars.marked = 'ts'; done(); }\n");
+    for (const [processor, fn] of [[join(ROOT, 'test', 'fixtures', 'run', 'processor.mjs'), 'setVars'], [join(dir, 'proc.ts'), 'mark']] as const) {
+      const script = join(dir, `proc-${fn}.yml`);
+      await writeFile(script, [
+        'config:',
+        '  target: "ws://127.0.0.1:1/ws"',
+        `  processor: "${processor}"`,
+        '  phases:',
+        '    - { duration: 0.05, arrivalCount: 2 }',
+        'scenarios:',
+        '  - name: p',
+        '    engine: ws',
+        '    flow:',
+        `      - function: ${fn}`,
+        '      - send: { payload: { type: ping }, match: { json: "$.type", value: pong } }',
+        '',
+      ].join('\n'));
+      for (const attempt of ['compiles and saves the cache', 'runs from the cache']) {
+        const out = join(dir, `proc-${fn}.json`);
+        const r = await wsload(['run', script, '--serve', '--quiet', '--json', out]);
+        expect(r.code, `${fn}, ${attempt}: ${r.stderr}`).toBe(0);
+        const report = JSON.parse(await readFile(out, 'utf8')) as { vusers: { completed: number; failed: number } };
+        expect(report.vusers, `${fn}, ${attempt}`).toMatchObject({ completed: 2, failed: 0 });
+      }
+    }
+    expect(existsSync(join(BUNDLE, 'wsload.cjs.run.cache'))).toBe(true);
+  });
+
   it('embeds the inflated hdr-histogram WebAssembly module instead of inflating it at start-up', () => {
-    const all = readdirSync(BUNDLE).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(BUNDLE, f), 'utf8')).join('\n');
+    const all = readdirSync(BUNDLE).filter((f) => f.endsWith('.cjs')).map((f) => readFileSync(join(BUNDLE, f), 'utf8')).join('\n');
     expect(all).toContain('__wsloadHdrWasm()');
     expect(all).not.toContain('pako.inflate(base64.toByteArray(generated_wasm_1.BINARY))');
   });

@@ -1,0 +1,55 @@
+// Copied by scripts/bundle.mjs to dist/bundle/load-cached.js. Runs one CommonJS bundle of wsload
+// (dist/bundle/<name>.cjs) through vm.Script with V8's code cache: the first run of a command compiles
+// the bundle and, at exit, saves the compiled code of every function it ran to <name>.cjs.<variant>.cache
+// next to it; later runs of that command start from that cache instead of parsing and compiling again
+// (Node 20 has no compile cache for modules of its own: module.enableCompileCache() is Node 22).
+// V8 rejects a cache made by another V8 version, other V8 flags or another source; it is then made
+// anew. Nothing here is required for correctness: no cache, an unreadable one or a read-only folder
+// only cost the compile.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+// The bundle's import() (user processors, tsx: src/scenario/processor.ts) comes here: code restored
+// from a code cache loses vm.Script's importModuleDynamically, a real module keeps its own import().
+globalThis[Symbol.for('wsload.import')] = (specifier) => import(specifier);
+
+/** Run dist/bundle/<name>.cjs and return its exports; `variant` names its cache (the command it runs). */
+export function load(name, variant) {
+  const file = join(here, `${name}.cjs`);
+  const cacheFile = join(here, `${name}.cjs.${variant ?? 'default'}.cache`);
+  const source = readFileSync(file, 'utf8');
+  let cachedData;
+  if (process.env.WSLOAD_NO_CODE_CACHE === undefined) {
+    try {
+      cachedData = readFileSync(cacheFile);
+    } catch {
+      // None yet: this run makes it.
+    }
+  }
+  const script = new vm.Script(Module.wrap(source), {
+    filename: file,
+    ...(cachedData !== undefined ? { cachedData } : {}),
+    // Should an import() be compiled fresh, Node's own loader; from the cache it needs the hook above.
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(file), module, file, here);
+  if (process.env.WSLOAD_NO_CODE_CACHE === undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
+    // At exit, so that the cache holds every function this command ran, not only the top level.
+    process.once('exit', () => {
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
+      try {
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, cacheFile); // atomic: worker processes may write theirs at the same time
+      } catch {
+        // A read-only install: run without a cache.
+      }
+    });
+  }
+  return module.exports;
+}
