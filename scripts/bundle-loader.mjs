@@ -6,7 +6,7 @@
 // V8 rejects a cache made by another V8 version, other V8 flags or another source; it is then made
 // anew. Nothing here is required for correctness: no cache, an unreadable one or a read-only folder
 // only cost the compile.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,12 @@ export function load(name, variant) {
         writeFileSync(tmp, script.createCachedData());
         renameSync(tmp, cacheFile); // atomic: worker processes may write theirs at the same time
       } catch {
-        // A read-only install: run without a cache.
+        // A read-only install or a full disk: run without a cache (and leave no half-written file).
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // Never created.
+        }
       }
     });
   }
