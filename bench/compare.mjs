@@ -92,6 +92,12 @@ const ART_ENV = { ARTILLERY_DISABLE_TELEMETRY: 'true' }; // loopback only: no te
 const jsonOut = (name) => join(tmp, `${name}-${process.hrtime.bigint()}.json`);
 const ms = (x) => Number(x).toFixed(2);
 
+/** The bare client's JSON line: every round trip done, no error, every reply carrying its id. */
+function parseBare(r, f, want) {
+  const j = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  return { roundTrips: j.roundTrips, expected: j.roundTrips === want && j.errors === 0 && j.mismatched === 0, perSecond: j.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
+}
+
 /** A `wsload run` report: every reply timed, no user failed. */
 function parseRun(r, f, want) {
   const j = JSON.parse(readFileSync(f, 'utf8'));
@@ -104,10 +110,7 @@ const TOOLS = [
     run: (url) => ({ args: [bareClient, '--url', url, '-c', String(C), '-m', String(M)] }),
     empty: (url) => ({ args: [bareClient, '--url', url, '-c', '1', '-m', '1'] }),
     emptyCmd: 'node bench/bare-client.mjs --url URL -c 1 -m 1',
-    parse(r, f, want) {
-      const j = JSON.parse(r.stdout.trim().split('\n').at(-1));
-      return { roundTrips: j.roundTrips, expected: j.roundTrips === want && j.errors === 0 && j.mismatched === 0, perSecond: j.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
-    },
+    parse: parseBare,
     reports: 'its own percentiles (sorted array)',
   },
   {
@@ -115,10 +118,7 @@ const TOOLS = [
     run: (url) => ({ args: [bareClient, '--url', url, '-c', String(C), '-m', String(M), '--ramp', '1000'] }),
     empty: (url) => ({ args: [bareClient, '--url', url, '-c', '1', '-m', '1'] }),
     emptyCmd: 'node bench/bare-client.mjs --url URL -c 1 -m 1',
-    parse(r, f, want) {
-      const j = JSON.parse(r.stdout.trim().split('\n').at(-1));
-      return { roundTrips: j.roundTrips, expected: j.roundTrips === want && j.errors === 0 && j.mismatched === 0, perSecond: j.perSecond, p50: j.latency.p50, p99: j.latency.p99 };
-    },
+    parse: parseBare,
     reports: 'its own percentiles (sorted array)',
     note: 'connection i opens at i × 10 ms and pings as soon as it is open: the arrivals of Artillery\'s phase `{duration: 1, arrivalCount: 100}`, the baseline of the rows that ramp',
     baseline: 'bare',

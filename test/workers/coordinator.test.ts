@@ -18,6 +18,23 @@ import { clientSocketsTo, startRecordingServer, type RecordingServer } from './h
 
 const { track } = closeAfterEach();
 const dir = mkdtempSync(join(tmpdir(), 'wsload-workers-'));
+
+/** A script in `dir`: `arrivals` users over `seconds`, each sending one ping. */
+function pingScript(name: string, url: string, seconds: number, arrivals: number): string {
+  const file = join(dir, name);
+  writeFileSync(file, `config:
+  target: "${url}"
+  phases:
+    - duration: ${seconds}
+      arrivalCount: ${arrivals}
+scenarios:
+  - name: hello
+    engine: ws
+    flow:
+      - send: { type: ping }
+`);
+  return file;
+}
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const server = (): Promise<RecordingServer> => track(startRecordingServer());
@@ -176,18 +193,7 @@ scenarios:
 
   it.runIf(process.platform === 'linux')('--local-address: each worker binds its own slice, its users round-robin over it', async () => {
     const srv = await server();
-    const file = join(dir, 'sources.yml');
-    writeFileSync(file, `config:
-  target: "${srv.url}"
-  phases:
-    - duration: 0.5
-      arrivalCount: 8
-scenarios:
-  - name: hello
-    engine: ws
-    flow:
-      - send: { type: ping }
-`);
+    const file = pingScript('sources.yml', srv.url, 0.5, 8);
     const addresses = parseLocalAddresses('127.0.0.2-4');
     const result = await runScriptDistributed(file, { env: {} }, { env: {}, drainTimeoutMs: 5000 }, { workers: 2, localAddresses: addresses });
     expect(summarizeRun(result).vusers).toMatchObject({ created: 8, completed: 8, failed: 0 });
@@ -201,18 +207,7 @@ scenarios:
 
   it.runIf(process.platform === 'linux')('in-process: the run options\' addresses are used and reported', async () => {
     const srv = await server();
-    const file = join(dir, 'sources-one.yml');
-    writeFileSync(file, `config:
-  target: "${srv.url}"
-  phases:
-    - duration: 0.2
-      arrivalCount: 3
-scenarios:
-  - name: hello
-    engine: ws
-    flow:
-      - send: { type: ping }
-`);
+    const file = pingScript('sources-one.yml', srv.url, 0.2, 3);
     const result = await runScriptDistributed(file, { env: {} }, { env: {}, drainTimeoutMs: 5000, localAddresses: ['127.0.0.6'] });
     expect(result.distribution).toMatchObject({ workers: 1, inProcess: true, localAddresses: ['127.0.0.6'] });
     expect(srv.remoteAddresses).toEqual(['127.0.0.6', '127.0.0.6', '127.0.0.6']);
