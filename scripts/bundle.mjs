@@ -64,6 +64,12 @@ await build({
   define: { 'import.meta.url': '__wsloadImportMetaUrl' },
   banner: { js: "const __wsloadImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
+  // Smaller source, smaller resident memory: V8 keeps each bundle's whole source text (≈ 2.3 MiB less
+  // peak RSS for `run` 100 × 1,000). Names are kept, so stack traces still name their functions; the
+  // linked source maps (through tsc's own, back to src/*.ts) decode positions: node --enable-source-maps.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
   logLevel: 'warning',
 });
 
