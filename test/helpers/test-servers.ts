@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { afterAtLeast } from './timing.js';
 
 export interface TestServerOptions {
   /** Delay every reply by this many ms. */
@@ -79,8 +80,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
 
   const later = (fn: () => void): void => {
     if (!opts.replyDelayMs) return fn();
-    const t = setTimeout(() => { timers.delete(t); fn(); }, opts.replyDelayMs);
-    timers.add(t);
+    afterAtLeast(opts.replyDelayMs, fn, timers);
   };
 
   const send = (ws: WebSocket, msg: string): void => {

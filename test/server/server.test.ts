@@ -220,6 +220,25 @@ describe('limits and timing', () => {
     }
   });
 
+  it('replyDelayMs is never short: at least the delay by a fine clock, though Node timers count whole milliseconds', async () => {
+    // libuv keeps its loop clock in whole milliseconds, so a 20 ms setTimeout can fire after 19.x ms of
+    // real time; one connection, requests one after another, so that nothing else adds to the round trip.
+    const server = await startServer({ port: 0, heartbeatMs: 0, replyDelayMs: 20 });
+    try {
+      const c = await connect(server.url);
+      const rtts: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const started = performance.now();
+        await c.request({ type: 'ping', id: i });
+        rtts.push(performance.now() - started);
+      }
+      expect(Math.min(...rtts), 'the shortest round trip against a 20 ms injected delay').toBeGreaterThanOrEqual(20);
+      expect(Math.max(...rtts), 'and it is not much longer either').toBeLessThan(60);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('heartbeat terminates a peer that stops answering pings and keeps one that answers', async () => {
     const server = await startServer({ port: 0, heartbeatMs: 50 });
     try {
