@@ -116,13 +116,11 @@ const TOOLS = [
   {
     key: 'bareRamp', label: 'bare `ws` client, 1 s ramp', cmd: `node bench/bare-client.mjs --url URL -c ${C} -m ${M} --ramp 1000`,
     run: (url) => ({ args: [bareClient, '--url', url, '-c', String(C), '-m', String(M), '--ramp', '1000'] }),
-    empty: (url) => ({ args: [bareClient, '--url', url, '-c', '1', '-m', '1'] }),
-    emptyCmd: 'node bench/bare-client.mjs --url URL -c 1 -m 1',
     parse: parseBare,
     reports: 'its own percentiles (sorted array)',
     note: 'connection i opens at i × 10 ms and pings as soon as it is open: the arrivals of Artillery\'s phase `{duration: 1, arrivalCount: 100}`, the baseline of the rows that ramp',
     baseline: 'bare',
-    emptyAs: 'bare',
+    emptyAs: 'bare', // start-up: the bare row's empty run (this row has none of its own)
   },
   {
     key: 'stress', label: 'wsload stress', cmd: `${wsloadCmd} stress --url URL -c ${C} -m ${M} --mix ping --quiet --json FILE`,
@@ -148,13 +146,11 @@ const TOOLS = [
   {
     key: 'runRamp', label: 'wsload run (ping script, 1 s ramp)', cmd: `${wsloadCmd} run bench/scripts/ping.yml -t URL --quiet --json FILE`,
     run: (url, f) => ({ args: [bin, 'run', pingYml, '-t', url, '--quiet', '--json', f] }),
-    empty: (url, f) => ({ args: [bin, 'run', emptyYml, '-t', url, '--quiet', '--json', f] }),
-    emptyCmd: `${wsloadCmd} run bench/scripts/empty.yml -t URL --quiet --json FILE`,
     parse: parseRun,
     reports: 'HDR `ws.rtt.ping` per message',
     note: 'Artillery\'s script: the 100 users arrive over 1 s (one every 10 ms): the like-for-like run for the Artillery comparison; its "× bare" is against the bare client with the same ramp',
     baseline: 'bareRamp',
-    emptyAs: 'run',
+    emptyAs: 'run', // start-up: the run row's empty run (this row has none of its own)
   },
   {
     key: 'ymera', label: 'wsload run (seed scenario)', cmd: `${wsloadCmd} run ymera-fixed.yml -t URL --quiet --json FILE`,

@@ -20,7 +20,6 @@ export const RECEIVED_TYPES = [
   /** Dropped by the rate limit before it was parsed. */
   'dropped',
 ] as const;
-export type ReceivedType = (typeof RECEIVED_TYPES)[number];
 /** Slot of each received type in `ServerStats.received`. */
 export const Received = indexOf(RECEIVED_TYPES);
 

@@ -58,12 +58,12 @@ export function handleFrame(peer: Peer, data: RawData, isBinary: boolean): void 
     return;
   }
   const req = parsed as Request;
-  const id = typeof req.id === 'string' || typeof req.id === 'number' ? req.id : undefined;
   const timestamp = req.timestamp;
   if (typeof timestamp === 'object' && timestamp !== null && !serializable(timestamp)) {
-    // It is echoed on every reply; reject it before any subscription or fan-out happens.
+    // It is echoed on every reply; reject it before any subscription or fan-out happens. The error
+    // echoes the id only (sendError keeps it when it is a string or a number).
     stats.received[Received.invalid]++;
-    sendError(peer, { id }, 'nesting_too_deep', TOO_DEEP_MESSAGE);
+    sendError(peer, { id: req.id }, 'nesting_too_deep', TOO_DEEP_MESSAGE);
     return;
   }
   try {
@@ -74,10 +74,10 @@ export function handleFrame(peer: Peer, data: RawData, isBinary: boolean): void 
     // fan-out message is serialized before the state change or send it goes with, so a request that
     // fails here has changed nothing.
     if (err instanceof RangeError) {
-      sendError(peer, { id }, 'nesting_too_deep', TOO_DEEP_MESSAGE);
+      sendError(peer, { id: req.id }, 'nesting_too_deep', TOO_DEEP_MESSAGE);
     } else {
       peer.hub.log?.(`internal error handling a ${typeof req.type === 'string' ? quote(req.type) : 'message'}: ${err instanceof Error ? err.message : String(err)}`);
-      sendError(peer, { id }, 'internal_error', 'the server failed to handle this message');
+      sendError(peer, { id: req.id }, 'internal_error', 'the server failed to handle this message');
     }
   }
 }

@@ -114,6 +114,18 @@ export function workerEntryPath(): string {
   return entry;
 }
 
+/** What a run reports of its distribution: the plan's decisions and how each worker ended. */
+function distributionOf(plan: { workers: number; reason: string; localAddresses: string[] }, reports: WorkerReport[]): Distribution {
+  return {
+    workers: plan.workers,
+    inProcess: plan.workers === 1,
+    reason: plan.reason,
+    localAddresses: plan.localAddresses,
+    partial: reports.some((r) => r.outcome !== 'ok'),
+    reports,
+  };
+}
+
 /** Run a stress test, split between worker processes when it is worth it. */
 export async function runStressDistributed(options: StressOptions, d: StressDistributeOptions = {}): Promise<DistributedStressResult> {
   const whole = resolveEngineOptions(options);
@@ -127,18 +139,10 @@ export async function runStressDistributed(options: StressOptions, d: StressDist
     cores: d.cores ?? availableParallelism(),
     fdLimit: fd?.soft,
     ports: readEphemeralPorts(),
-    localAddresses: d.localAddresses ?? (whole.localAddresses.length > 0 ? whole.localAddresses : undefined),
+    localAddresses: d.localAddresses ?? whole.localAddresses,
     autoLocalAddresses: process.platform === 'linux',
   });
   const wholeOptions = { ...whole, localAddresses: plan.localAddresses };
-  const distribution = (reports: WorkerReport[]): Distribution => ({
-    workers: plan.workers,
-    inProcess: plan.workers === 1,
-    reason: plan.reason,
-    localAddresses: plan.localAddresses,
-    partial: reports.some((r) => r.outcome !== 'ok'),
-    reports,
-  });
 
   if (plan.workers === 1) {
     const share = plan.shares[0]!;
@@ -147,7 +151,7 @@ export async function runStressDistributed(options: StressOptions, d: StressDist
       ...(d.onProgress ? { onProgress: d.onProgress } : {}),
       ...(d.onInterval ? { onInterval: d.onInterval } : {}),
     });
-    return { ...result, distribution: distribution([]) };
+    return { ...result, distribution: distributionOf(plan, []) };
   }
 
   const jobs: WorkerJob[] = plan.shares.map((share, i) => ({
@@ -176,7 +180,7 @@ export async function runStressDistributed(options: StressOptions, d: StressDist
   const parts = outcome.results.map((m) => m.result as StressResult);
   const merged = mergeStressResults(parts, outcome.reports.filter((r) => r.outcome !== 'ok').length, wholeOptions);
   if (d.signal?.aborted) merged.aborted = true;
-  return { ...merged, distribution: distribution(outcome.reports) };
+  return { ...merged, distribution: distributionOf(plan, outcome.reports) };
 }
 
 /**
@@ -191,7 +195,6 @@ export async function runScriptDistributed(scriptPath: string, loadOptions: Load
   const loadMs = d.plan === undefined ? Date.now() - t0 : 150;
   const counts = plannedCounts(plan.phases);
   const compiled = compilePlan(plan.phases);
-  const given = d.localAddresses ?? runOpts.localAddresses;
   const decided = planRun({
     peakArrivalsPerSec: counts.reduce((m, n) => Math.max(m, n), 0),
     arrivals: compiled.arrivals,
@@ -199,16 +202,8 @@ export async function runScriptDistributed(scriptPath: string, loadOptions: Load
     cores: d.cores ?? availableParallelism(),
     openAtOnce: usersOpenAtOnce(compiled.phases),
     target: plan.target,
-    localAddresses: given !== undefined && given.length > 0 ? given : undefined,
+    localAddresses: d.localAddresses ?? runOpts.localAddresses,
     autoLocalAddresses: process.platform === 'linux',
-  });
-  const distribution = (reports: WorkerReport[]): Distribution => ({
-    workers: decided.workers,
-    inProcess: decided.workers === 1,
-    reason: decided.reason,
-    localAddresses: decided.localAddresses,
-    partial: reports.some((r) => r.outcome !== 'ok'),
-    reports,
   });
 
   if (decided.workers === 1) {
@@ -218,7 +213,7 @@ export async function runScriptDistributed(scriptPath: string, loadOptions: Load
       ...(d.onInterval ? { onInterval: d.onInterval } : {}),
       ...(d.log ? { log: d.log } : {}),
     });
-    return { ...result, distribution: distribution([]) };
+    return { ...result, distribution: distributionOf(decided, []) };
   }
 
   const { random: _random, ...sendable } = runOpts;
@@ -251,7 +246,7 @@ export async function runScriptDistributed(scriptPath: string, loadOptions: Load
   const parts = outcome.results.map((m) => m.result as RunResult);
   const merged = mergeRunResults(parts, outcome.reports.filter((r) => r.outcome !== 'ok').length);
   if (d.signal?.aborted) merged.aborted = true;
-  return { ...merged, distribution: distribution(outcome.reports) };
+  return { ...merged, distribution: distributionOf(decided, outcome.reports) };
 }
 
 // ---- live progress ----

@@ -103,7 +103,7 @@ export interface StressPlanInput {
   /** Soft open-file limit per process; undefined when unknown (no check). */
   fdLimit: number | undefined;
   ports: PortRange;
-  /** `--local-address` when given. */
+  /** `--local-address` when given (an empty list counts as none). */
   localAddresses: readonly string[] | undefined;
   /** Whether 127.0.0.2… may be chosen for loopback targets (Linux routes all of 127/8 to lo; macOS does not). */
   autoLocalAddresses: boolean;
@@ -160,11 +160,8 @@ export function planStress(input: StressPlanInput): StressPlan {
   });
 
   // Source addresses: given, or chosen for loopback targets when one address could run short.
-  let addresses = input.localAddresses !== undefined ? [...input.localAddresses] : [];
-  const busiest = Math.max(...perDestination.values());
-  if (addresses.length === 0 && input.autoLocalAddresses && busiest > AUTO_LOCAL_ADDRESS_THRESHOLD && input.targets.every(isLoopbackTarget)) {
-    addresses = autoLocalAddresses(c, workers);
-  }
+  const addresses = sourceAddresses(input.localAddresses, input.autoLocalAddresses, Math.max(...perDestination.values()), c, workers,
+    () => input.targets.every(isLoopbackTarget));
 
   const shares: WorkerShare[] = counts.map((n, i) => ({
     url: input.targets[i % input.targets.length]!,
@@ -192,10 +189,21 @@ export function planStress(input: StressPlanInput): StressPlan {
 }
 
 /**
- * The automatic loopback source addresses for `connections` connections over `workers` processes:
- * 127.0.0.1… one per CONNECTIONS_PER_AUTO_ADDRESS, rounded up to a whole slice per worker, at most 254.
+ * The source addresses of a run (stress or script): the given ones (an empty list is none); else, when
+ * `auto` allows it, more than AUTO_LOCAL_ADDRESS_THRESHOLD connections go to one server address and the
+ * targets are loopback, 127.0.0.1… one per CONNECTIONS_PER_AUTO_ADDRESS of `connections`, rounded up to a
+ * whole slice per worker, at most 254; else [] (the OS's choice).
  */
-function autoLocalAddresses(connections: number, workers: number): string[] {
+function sourceAddresses(
+  given: readonly string[] | undefined,
+  auto: boolean | undefined,
+  busiest: number,
+  connections: number,
+  workers: number,
+  loopback: () => boolean,
+): string[] {
+  if (given !== undefined && given.length > 0) return [...given];
+  if (auto !== true || busiest <= AUTO_LOCAL_ADDRESS_THRESHOLD || !loopback()) return [];
   let n = Math.ceil(connections / CONNECTIONS_PER_AUTO_ADDRESS);
   if (n > workers) n = Math.ceil(n / workers) * workers;
   n = Math.min(n, 254);
@@ -243,7 +251,7 @@ export interface RunPlanInput {
   openAtOnce?: number;
   /** The plan's resolved `config.target` (undefined: each scenario's connect target, no automatic addresses). */
   target?: string | undefined;
-  /** `--local-address` when given. */
+  /** `--local-address` when given (an empty list counts as none). */
   localAddresses?: readonly string[] | undefined;
   /** Whether 127.0.0.2… may be chosen for a loopback target (Linux); default false. */
   autoLocalAddresses?: boolean;
@@ -264,17 +272,10 @@ export interface RunPlan {
  */
 export function planRun(input: RunPlanInput): RunPlan {
   const { workers, reason } = runWorkers(input);
-  let localAddresses = input.localAddresses !== undefined ? [...input.localAddresses] : [];
   const open = input.openAtOnce ?? input.arrivals;
-  if (
-    localAddresses.length === 0 &&
-    input.autoLocalAddresses === true &&
-    open > AUTO_LOCAL_ADDRESS_THRESHOLD &&
-    input.target !== undefined &&
-    isLoopbackTarget(input.target)
-  ) {
-    localAddresses = autoLocalAddresses(open, workers);
-  }
+  const target = input.target;
+  const localAddresses = sourceAddresses(input.localAddresses, input.autoLocalAddresses, open, open, workers,
+    () => target !== undefined && isLoopbackTarget(target));
   return { workers, reason, localAddresses };
 }
 

@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bounded } from '../server/helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'wsload.js');
@@ -45,16 +46,22 @@ function wsload(args: string[]): Child {
   return { proc, stdout: () => out, stderr: () => err, exited };
 }
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
+/** Resolves once the server at `url` counts `n` open connections (its /healthz), within 5 s. */
+function connected(url: string, n: number, what: string): Promise<void> {
+  const health = url.replace(/^ws/, 'http').replace(/\/ws$/, '/healthz');
+  return bounded((async () => {
+    for (;;) {
+      const body = await fetch(health).then((res) => res.json() as Promise<{ connections: number }>, () => ({ connections: 0 }));
+      if (body.connections >= n) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })(), 5000, what);
 }
 
 /** The reference server in its own process; resolves with its URL once it listens. */
 async function referenceServer(): Promise<{ url: string; child: Child }> {
   const child = wsload(['serve', '--port', '0', '--host', '127.0.0.1', '--heartbeat', '0']);
-  const url = await within(new Promise<string>((done, fail) => {
+  const url = await bounded(new Promise<string>((done, fail) => {
     const poll = setInterval(() => {
       const m = /listening on (ws:\/\/\S+)/.exec(child.stdout());
       if (m) { clearInterval(poll); done(m[1]!); }
@@ -95,17 +102,10 @@ scenarios:
     const started = performance.now();
     const run = wsload(['run', script, '-q', '--json', file]);
     // Kill it once users are connected and pinging (the server's health check counts them).
-    const health = url.replace(/^ws/, 'http').replace(/\/ws$/, '/healthz');
-    await within((async () => {
-      for (;;) {
-        const body = await fetch(health).then((res) => res.json() as Promise<{ connections: number }>, () => ({ connections: 0 }));
-        if (body.connections >= 3) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })(), 5000, 'users connected');
+    await connected(url, 3, 'users connected');
     expect(run.proc.exitCode, `the run ended early: ${run.stderr()}`).toBeNull();
     server.proc.kill('SIGKILL');
-    const code = await within(run.exited, 8000, 'wsload run exit');
+    const code = await bounded(run.exited, 8000, 'wsload run exit');
     const elapsed = performance.now() - started;
 
     expect(code, run.stderr()).toBe(1);
@@ -122,7 +122,9 @@ scenarios:
     expect(m.sent).toBe(m.correlated);
     expect(m.correlated, JSON.stringify(m)).toBe(m.replied + m.timedOut + m.unanswered + m.lost);
     expect(m.replied).toBeGreaterThan(0);
-    expect(m.lost, 'pings in flight when the server died').toBeGreaterThanOrEqual(0);
+    // Lost: the pings in flight when the server died — with 100 ms between pings often none, and at most
+    // one per user whose connection was open (each awaits its pong before the next).
+    expect(m.lost, 'at most one ping in flight per connected user').toBeLessThanOrEqual(r.connections.successful);
     // The kinds are named: connections dropped without a close frame (or reset), later ones refused.
     const kinds = Object.keys(r.errors);
     expect(kinds.some((k) => k === 'connection_closed_1006' || k === 'connection_reset'), JSON.stringify(r.errors)).toBe(true);
@@ -139,17 +141,10 @@ scenarios:
     const started = performance.now();
     const stress = wsload(['stress', '--url', url, '-c', '20', '-m', '1000000', '-q', '--json', file]);
     // Kill it once all 20 connections are open and busy (the server's health check counts them).
-    const health = url.replace(/^ws/, 'http').replace(/\/ws$/, '/healthz');
-    await within((async () => {
-      for (;;) {
-        const body = await fetch(health).then((res) => res.json() as Promise<{ connections: number }>, () => ({ connections: 0 }));
-        if (body.connections >= 20) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })(), 5000, 'stress connected');
+    await connected(url, 20, 'stress connected');
     await new Promise((r) => setTimeout(r, 200));
     server.proc.kill('SIGKILL');
-    const code = await within(stress.exited, 8000, 'wsload stress exit');
+    const code = await bounded(stress.exited, 8000, 'wsload stress exit');
     expect(code, stress.stderr()).toBe(1);
     expect(performance.now() - started, 'process start-up included').toBeLessThan(8000);
     expect(stress.stderr()).toMatch(/^error: the target went away during the run/);

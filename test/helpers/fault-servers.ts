@@ -8,24 +8,18 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import net, { type AddressInfo, type Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { closeWsServer, listenLocal } from './local-server.js';
 
 export interface Target {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-function listen(server: Server | net.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
 }
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -63,7 +57,7 @@ export async function startResetServer(opts: { during?: 'handshake' | 'run' } = 
       state.upgrades++;
     });
   });
-  const port = await listen(server);
+  const port = await listenLocal(server);
   return {
     url: `ws://127.0.0.1:${port}/ws`,
     port,
@@ -129,17 +123,12 @@ export async function startFaultServer(after: number, fault: Fault): Promise<Tar
       } else ws.close(fault.close, 'injected');
     });
   });
-  const port = await listen(http);
+  const port = await listenLocal(http);
   return {
     url: `ws://127.0.0.1:${port}/ws`,
     port,
     requests: () => requests,
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      http.close(() => resolve());
-      http.closeAllConnections();
-    }),
+    close: () => closeWsServer(wss, http),
   };
 }
 
@@ -165,16 +154,11 @@ export async function startTlsServer(pem: { cert: Buffer; key: Buffer }): Promis
     ws.on('error', () => {});
     ws.on('message', (data: Buffer) => ws.send(JSON.stringify(replyTo(JSON.parse(data.toString()) as Record<string, unknown>))));
   });
-  const port = await listen(https);
+  const port = await listenLocal(https);
   return {
     url: `wss://127.0.0.1:${port}/ws`,
     port,
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      https.close(() => resolve());
-      https.closeAllConnections();
-    }),
+    close: () => closeWsServer(wss, https),
   };
 }
 
@@ -183,16 +167,11 @@ export async function startNoSubprotocolServer(): Promise<Target> {
   const http = createHttpServer();
   const wss = new WebSocketServer({ server: http, perMessageDeflate: false, handleProtocols: () => false });
   wss.on('connection', (ws: WebSocket) => ws.on('error', () => {}));
-  const port = await listen(http);
+  const port = await listenLocal(http);
   return {
     url: `ws://127.0.0.1:${port}/ws`,
     port,
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      http.close(() => resolve());
-      http.closeAllConnections();
-    }),
+    close: () => closeWsServer(wss, http),
   };
 }
 

@@ -3,10 +3,11 @@
  * enough of the reference protocol (ping, agent_message, disconnect) and misbehave on purpose.
  * All listen on 127.0.0.1, port 0.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { closeWsServer, listenLocal } from './local-server.js';
 import { afterAtLeast } from './timing.js';
 
 export interface TestServerOptions {
@@ -51,13 +52,6 @@ interface PeerState {
   index: number;
   requests: number;
   held: Array<[Record<string, unknown>, number]>;
-}
-
-function listen(server: Server | net.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
 }
 
 function replyTo(req: Record<string, unknown>): Record<string, unknown> {
@@ -138,19 +132,16 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     });
   });
 
-  const port = await listen(http);
+  const port = await listenLocal(http);
   return {
     url: `ws://127.0.0.1:${port}/ws`,
     port,
     stats,
     openConnections: () => wss.clients.size,
-    close: () => new Promise<void>((resolve) => {
+    close: () => {
       for (const t of timers) clearTimeout(t);
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      http.close(() => resolve());
-      http.closeAllConnections();
-    }),
+      return closeWsServer(wss, http);
+    },
   };
 }
 
@@ -161,14 +152,10 @@ export async function startRejectingServer(status = 503): Promise<{ url: string;
   http.on('upgrade', (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, () => { /* never reached: verifyClient rejects */ });
   });
-  const port = await listen(http);
+  const port = await listenLocal(http);
   return {
     url: `ws://127.0.0.1:${port}/ws`,
-    close: () => new Promise<void>((resolve) => {
-      wss.close();
-      http.close(() => resolve());
-      http.closeAllConnections();
-    }),
+    close: () => closeWsServer(wss, http),
   };
 }
 
@@ -180,7 +167,7 @@ export async function startBlackholeServer(): Promise<{ url: string; close(): Pr
     socket.on('error', () => { /* the client gave up */ });
     socket.on('close', () => sockets.delete(socket));
   });
-  const port = await listen(server);
+  const port = await listenLocal(server);
   return {
     url: `ws://127.0.0.1:${port}/ws`,
     close: () => new Promise<void>((resolve) => {
@@ -193,7 +180,7 @@ export async function startBlackholeServer(): Promise<{ url: string; close(): Pr
 /** A port that was just free: listen on port 0, close, return the number (connections are refused). */
 export async function closedPort(): Promise<number> {
   const server = net.createServer();
-  const port = await listen(server);
+  const port = await listenLocal(server);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }

@@ -15,6 +15,15 @@ export const STAGING: readonly PhaseSpec[] = [
 /** The staging profile at a tenth of the length, same rates (ramps stay whole seconds). */
 export const STAGING_SHORT: readonly PhaseSpec[] = STAGING.map((p) => ({ ...p, durationMs: p.durationMs / 10 }));
 
+/** One phase of every kind, with fractional seconds and rates: 14 s. */
+export const MIXED: readonly PhaseSpec[] = [
+  { durationMs: 2500, arrivalRate: 3 },
+  { durationMs: 3000, arrivalRate: 1, rampTo: 7 },
+  { durationMs: 1500, pause: true },
+  { durationMs: 4000, arrivalCount: 9 },
+  { durationMs: 3000, arrivalRate: 0.7 },
+];
+
 /**
  * Closed-form expected arrivals per second, written independently of src: a constant rate r
  * gives r each second; a ramp a→b over n seconds gives round(a + (b − a)·i/(n − 1)) in second i.

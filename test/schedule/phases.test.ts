@@ -12,7 +12,7 @@ import {
   validatePhases,
   type PhaseSpec,
 } from '../../src/schedule/phases.js';
-import { STAGING, bucketOf, expectedPerSecond, sum } from './fixtures.js';
+import { MIXED, STAGING, bucketOf, expectedPerSecond, sum } from './fixtures.js';
 
 const take = (it: Iterable<number>, n: number): number[] => {
   const out: number[] = [];
@@ -142,20 +142,12 @@ describe('the staging profile (44 minutes, 2.6 million arrivals)', () => {
 });
 
 describe('plannedCounts', () => {
-  const mixed: PhaseSpec[] = [
-    { durationMs: 2500, arrivalRate: 3 },
-    { durationMs: 3000, arrivalRate: 1, rampTo: 7 },
-    { durationMs: 1500, pause: true },
-    { durationMs: 4000, arrivalCount: 9 },
-    { durationMs: 3000, arrivalRate: 0.7 },
-  ];
-
   it('agrees with enumerating every arrival, for any bucket size', () => {
-    const plan = compilePlan(mixed);
+    const plan = compilePlan(MIXED);
     const all: number[] = [];
     for (const phase of plan.phases) for (const t of arrivalTimes(phase.spec)) all.push(phase.startMs + t);
     for (const bucketMs of [1000, 250, 700, 5000]) {
-      const counts = plannedCounts(mixed, bucketMs);
+      const counts = plannedCounts(MIXED, bucketMs);
       expect(counts).toHaveLength(Math.ceil(14_000 / bucketMs));
       expect(counts).toEqual(bucketOf(all, counts.length, bucketMs));
     }

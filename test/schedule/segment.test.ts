@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import { ArrivalScheduler, type ArrivalInfo } from '../../src/schedule/arrivals.js';
-import { arrivalTimes, compilePlan, plannedCounts, type PhaseSpec } from '../../src/schedule/phases.js';
+import { arrivalTimes, compilePlan, plannedCounts } from '../../src/schedule/phases.js';
 import {
   checkSegment,
   segmentArrivalCount,
@@ -10,15 +10,7 @@ import {
   segmentPlannedCounts,
   splitPlan,
 } from '../../src/schedule/segment.js';
-import { STAGING, STAGING_SHORT, sum } from './fixtures.js';
-
-const MIXED: PhaseSpec[] = [
-  { durationMs: 2500, arrivalRate: 3 },
-  { durationMs: 3000, arrivalRate: 1, rampTo: 7 },
-  { durationMs: 1500, pause: true },
-  { durationMs: 4000, arrivalCount: 9 },
-  { durationMs: 3000, arrivalRate: 0.7 },
-];
+import { MIXED, STAGING, STAGING_SHORT, sum } from './fixtures.js';
 
 describe('segments of a plan', () => {
   it('sum, second by second, to the plan of the 44-minute staging profile for K = 1, 2, 3, 4, 7', () => {

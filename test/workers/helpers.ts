@@ -3,8 +3,8 @@
  * disconnect like the reference server, and records where each connection came from.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { closeWsServer, listenLocal } from '../helpers/local-server.js';
 
 export interface RecordingServer {
   url: string;
@@ -31,11 +31,7 @@ export async function startRecordingServer(): Promise<RecordingServer> {
     acceptedAtFirstRequest: -1,
     remoteAddresses: [],
     open: () => wss.clients.size,
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      http.close(() => resolve());
-    }),
+    close: () => closeWsServer(wss, http),
   };
   wss.on('connection', (ws, req) => {
     state.accepted++;
@@ -59,11 +55,7 @@ export async function startRecordingServer(): Promise<RecordingServer> {
       else ws.send(JSON.stringify({ type: 'echoed', id: msg.id }));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', () => resolve());
-  });
-  state.port = (http.address() as AddressInfo).port;
+  state.port = await listenLocal(http);
   state.url = `ws://127.0.0.1:${state.port}/ws`;
   return state;
 }
