@@ -492,7 +492,7 @@ export class Connection {
     socket.on('data', this.onHandshakeData);
     socket.on('close', this.onHandshakeClose);
     // Stays on after the upgrade, as the ws path's 'upgrade' listener does (a reset is then connection_reset).
-    socket.on('error', onSocketError.bind(this));
+    socket.on('error', onWsError.bind(this));
     this.timer = this.opts.clock.setTimeout(onConnectTimeout.bind(this), this.opts.connectTimeoutMs);
   }
 
@@ -517,7 +517,7 @@ export class Connection {
       return;
     }
     if (head.status !== 101) {
-      this.failHandshake(`handshake_rejected_${head.status}`, new Error(`handshake rejected: HTTP ${head.status}${head.reason ? ` ${head.reason}` : ''}`));
+      this.handleUnexpectedResponse(head.status, head.reason);
       return;
     }
     const headers = head.headers;
@@ -541,7 +541,7 @@ export class Connection {
     const req = httpRequest({ createConnection: () => standIn, headers: { Connection: 'Upgrade', Upgrade: 'websocket' } });
     req.on('error', (err: Error) => { this.failHandshake(undefined, err); });
     req.on('response', (res: IncomingMessage) => {
-      this.failHandshake(`handshake_rejected_${res.statusCode ?? 0}`, new Error(`handshake rejected: HTTP ${res.statusCode ?? 0}${res.statusMessage ? ` ${res.statusMessage}` : ''}`));
+      this.handleUnexpectedResponse(res.statusCode ?? 0, res.statusMessage ?? '');
       req.destroy();
     });
     req.on('upgrade', (res: IncomingMessage, _standIn: Duplex, rest: Buffer) => {
@@ -700,11 +700,12 @@ export class Connection {
     this.events.onOpen(this.opts.clock.now() - this.startedAt);
   }
 
-  /** @internal */ handleUnexpectedResponse(status: number, statusMessage: string): void {
-    this.failKind ??= `handshake_rejected_${status}`;
-    this.lastError ??= new Error(`handshake rejected: HTTP ${status}${statusMessage ? ` ${statusMessage}` : ''}`);
-    // ws leaves the request to us when we listen for 'unexpected-response': abort it.
-    this.ws?.terminate();
+  /**
+   * @internal The handshake was answered with an HTTP status other than 101, whichever reader read it.
+   * (ws leaves the request to us when we listen for 'unexpected-response': abortConnect ends it.)
+   */
+  handleUnexpectedResponse(status: number, statusMessage: string): void {
+    this.abortConnect(`handshake_rejected_${status}`, `handshake rejected: HTTP ${status}${statusMessage ? ` ${statusMessage}` : ''}`);
   }
 
   /** @internal */ handleError(err: Error): void {
@@ -749,12 +750,8 @@ function onWsOpen(this: Connection): void {
 }
 
 function onWsUpgrade(this: Connection, res: { socket?: Socket }): void {
-  res.socket?.on('error', onSocketError.bind(this));
+  res.socket?.on('error', onWsError.bind(this));
   this.handleUpgrade(res.socket);
-}
-
-function onSocketError(this: Connection, err: Error): void {
-  this.handleError(err);
 }
 
 function onHandshakeData(this: Connection, chunk: Buffer): void {
@@ -769,6 +766,7 @@ function onWsUnexpectedResponse(this: Connection, _req: unknown, res: { statusCo
   this.handleUnexpectedResponse(res.statusCode ?? 0, res.statusMessage ?? '');
 }
 
+/** ws' 'error', and the upgraded socket's own (see onWsUpgrade). */
 function onWsError(this: Connection, err: Error): void {
   this.handleError(err);
 }

@@ -12,7 +12,7 @@
  */
 import type { Counter, HistogramHandle } from '../metrics/index.js';
 import { matchesAll, type Expectation, type InboundMessage, type Vars } from '../scenario/index.js';
-import { isSpace, NO_ID, ODD_ID, readTopLevelId } from './reply-id.js';
+import { hasErrorToken, idFromJson, isSpace, ODD_ID, readTopLevelId, serverErrorKind } from './reply-id.js';
 
 /** Error kinds the inbox reports through rejected waits. */
 export const REPLY_TIMEOUT = 'reply_timeout';
@@ -105,47 +105,6 @@ function parseJson(data: Buffer, text: string | undefined): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** A field of a parsed object as one of our numeric ids, or NO_ID. */
-function idFromJson(json: unknown, field: string): number {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) return NO_ID;
-  const v = (json as Record<string, unknown>)[field];
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
-  if (typeof v === 'string' && /^\d{1,15}$/.test(v)) return Number(v);
-  return NO_ID;
-}
-
-const ERROR_TOKEN = Buffer.from('"error"');
-
-/** Whether `"error"` occurs in the bytes (the cheap test before serverErrorKind parses). */
-function hasErrorToken(data: Buffer): boolean {
-  const n = data.length;
-  // A native indexOf costs more than walking a short message.
-  if (n > 256) return data.indexOf(ERROR_TOKEN) !== -1;
-  const last = n - 7;
-  for (let i = 0; i <= last; i++) {
-    if (
-      data[i] === 0x22 &&
-      data[i + 1] === 0x65 &&
-      data[i + 2] === 0x72 &&
-      data[i + 3] === 0x72 &&
-      data[i + 4] === 0x6f &&
-      data[i + 5] === 0x72 &&
-      data[i + 6] === 0x22
-    ) {
-      return true;
-    }
-  }
-  return false;
-}
-
-/** `server_error_<code>` for a `{"type":"error"}` message, else undefined. */
-function serverErrorKind(msg: ReceivedMessage): string | undefined {
-  const obj = msg.json as Record<string, unknown> | undefined;
-  if (obj === null || typeof obj !== 'object' || obj.type !== 'error') return undefined;
-  const code = obj.code;
-  return `server_error_${typeof code === 'string' || typeof code === 'number' ? String(code) : 'unknown'}`;
 }
 
 // ---- waiters ----
@@ -281,18 +240,10 @@ export class Inbox {
     }
   }
 
-  /** Wait for the reply to tracked request `id` (a send with capture/match). */
-  awaitId(id: number, deadline: number, timeoutMessage: string): Promise<ReceivedMessage> {
-    this.assertIdle();
-    return new Promise<ReceivedMessage>((resolve, reject) => {
-      this.expectId(id, deadline, timeoutMessage, resolve, reject);
-    });
-  }
-
   /**
-   * awaitId without a promise: `onReply` gets the reply (called from onMessage), `onFail` the timeout
-   * (from sweep) or the cancellation (cancelWait), each at most once. The callbacks are the caller's,
-   * made once: nothing is allocated per wait.
+   * Wait for the reply to tracked request `id` (a send with capture/match), without a promise: `onReply`
+   * gets the reply (called from onMessage), `onFail` the timeout (from sweep) or the cancellation
+   * (cancelWait), each at most once. The callbacks are the caller's, made once: nothing is allocated per wait.
    */
   expectId(id: number, deadline: number, timeoutMessage: string, onReply: (msg: ReceivedMessage) => void, onFail: (err: VuError) => void): void {
     this.setWaiter(WAIT_ID, id, undefined, undefined, deadline, REPLY_TIMEOUT, timeoutMessage, undefined, 0, onReply, onFail);
@@ -312,8 +263,6 @@ export class Inbox {
     onReply: (msg: ReceivedMessage) => void,
     onFail: (err: VuError) => void,
   ): void {
-    this.assertIdle();
-    if (hist !== undefined) this.c.correlated.value++;
     this.setWaiter(WAIT_MATCH, 0, expect, vars, deadline, REPLY_TIMEOUT, timeoutMessage, hist, sentAt, onReply, onFail);
   }
 
@@ -336,13 +285,14 @@ export class Inbox {
       const found = this.takeFromBuffer(expect, vars);
       if (found !== undefined) return Promise.resolve(found);
     }
+    // Throws now, not as a rejection, when something is awaited already.
     this.assertIdle();
-    if (hist !== undefined) this.c.correlated.value++;
     return new Promise<ReceivedMessage>((resolve, reject) => {
       this.setWaiter(WAIT_MATCH, 0, expect, vars, deadline, timeoutKind, timeoutMessage, hist, sentAt, resolve, reject);
     });
   }
 
+  /** The one waiter; with `hist` (a timed match) it is a correlated send. */
   private setWaiter(
     kind: number,
     id: number,
@@ -357,6 +307,7 @@ export class Inbox {
     reject: (err: VuError) => void,
   ): void {
     this.assertIdle();
+    if (hist !== undefined) this.c.correlated.value++;
     this.waitKind = kind;
     this.waitId = id;
     this.waitExpect = expect;
@@ -433,7 +384,7 @@ export class Inbox {
     c.unsolicited.value++;
     if (!isBinary && hasErrorToken(data)) {
       msg ??= new ReceivedMessage(data, false);
-      const kind = serverErrorKind(msg);
+      const kind = serverErrorKind(msg.json);
       if (kind !== undefined) this.host.serverError(kind, this.lastLoc, msg.text);
     }
     this.push(data, isBinary ? FLAG_BINARY : 0, msg);
@@ -450,14 +401,10 @@ export class Inbox {
     // An error reply is a reply (its round trip counts) and also an error of its kind.
     if (hasErrorToken(data)) {
       msg ??= new ReceivedMessage(data, false);
-      const kind = serverErrorKind(msg);
+      const kind = serverErrorKind(msg.json);
       if (kind !== undefined) this.host.serverError(kind, this.slotLoc[slot]!, msg.text);
     }
-    if (this.pending === 0 && this.idleResolve !== undefined) {
-      const idle = this.idleResolve;
-      this.idleResolve = undefined;
-      idle();
-    }
+    if (this.pending === 0 && this.idleResolve !== undefined) this.wakeIdle();
     return msg;
   }
 
@@ -554,11 +501,7 @@ export class Inbox {
         this.c.timedOut.value++;
         if (this.waitKind === WAIT_ID && this.waitId === id) this.timeoutWaiter();
       }
-      if (this.pending === 0 && this.idleResolve !== undefined) {
-        const idle = this.idleResolve;
-        this.idleResolve = undefined;
-        idle();
-      }
+      if (this.pending === 0 && this.idleResolve !== undefined) this.wakeIdle();
     }
     if (this.waitKind !== WAIT_NONE && this.waitDeadline <= now) {
       if (this.waitKind === WAIT_MATCH && this.waitHist !== undefined) this.c.timedOut.value++;
@@ -571,6 +514,13 @@ export class Inbox {
     const err = new VuError(this.waitTimeoutKind, this.waitTimeoutMessage);
     this.clearWaiter();
     reject?.(err);
+  }
+
+  /** Settle whenIdle's promise (idleResolve is set). */
+  private wakeIdle(): void {
+    const idle = this.idleResolve!;
+    this.idleResolve = undefined;
+    idle();
   }
 
   /** Resolves once no request is pending, or after `ms` (via `setTimer`), or when the inbox is abandoned. */
@@ -599,11 +549,7 @@ export class Inbox {
       this.slotId.fill(0);
       this.slotHist.fill(undefined);
     }
-    if (this.idleResolve !== undefined) {
-      const idle = this.idleResolve;
-      this.idleResolve = undefined;
-      idle();
-    }
+    if (this.idleResolve !== undefined) this.wakeIdle();
     this.closed = true;
     this.bufData = [];
     this.bufMsg = [];

@@ -1,6 +1,7 @@
 /**
  * The correlation id of a reply, read from its bytes before any JSON.parse: the hot path of both
- * engines (`run`'s inbox, `stress`' sessions), ../shared/PERF-NOTES.md. Pure.
+ * engines (`run`'s inbox, `stress`' sessions), ../shared/PERF-NOTES.md. Also what both share around
+ * it: an id written as digits into a request, an id read from a parsed reply, a server error reply. Pure.
  */
 
 /** readTopLevelId: the key is not at the top level of the message. */
@@ -122,4 +123,71 @@ const ID_KEY = Buffer.from('"id"');
 export function readReplyId(buf: Buffer): number {
   const id = readTopLevelId(buf, ID_KEY);
   return id === ODD_ID ? NO_ID : id;
+}
+
+/** Decimal digits of a non-negative integer. */
+export function digitCount(v: number): number {
+  let n = 1;
+  while (v >= 10) {
+    v = Math.floor(v / 10);
+    n++;
+  }
+  return n;
+}
+
+/** Write the `n` (= digitCount(v)) decimal digits of `v` at `at`; returns the offset after them. */
+export function writeDigits(buf: Buffer, at: number, v: number, n: number): number {
+  const end = at + n;
+  let i = end;
+  do {
+    const q = Math.floor(v / 10);
+    buf[--i] = 0x30 + (v - q * 10);
+    v = q;
+  } while (v > 0);
+  return end;
+}
+
+/**
+ * The `field` of a parsed reply as one of our numeric ids (a non-negative integer, or a string of up
+ * to 15 digits), else NO_ID: for replies the byte readers left to JSON.parse.
+ */
+export function idFromJson(json: unknown, field: string): number {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return NO_ID;
+  const v = (json as Record<string, unknown>)[field];
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'string' && /^\d{1,15}$/.test(v)) return Number(v);
+  return NO_ID;
+}
+
+const ERROR_TOKEN = Buffer.from('"error"');
+
+/** Whether `"error"` occurs in the bytes (the cheap test before serverErrorKind needs a parse). */
+export function hasErrorToken(data: Buffer): boolean {
+  const n = data.length;
+  // A native indexOf costs more than walking a short message.
+  if (n > SHORT) return data.indexOf(ERROR_TOKEN) !== -1;
+  const last = n - 7;
+  for (let i = 0; i <= last; i++) {
+    if (
+      data[i] === QUOTE &&
+      data[i + 1] === 0x65 &&
+      data[i + 2] === 0x72 &&
+      data[i + 3] === 0x72 &&
+      data[i + 4] === 0x6f &&
+      data[i + 5] === 0x72 &&
+      data[i + 6] === QUOTE
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** `server_error_<code>` for a parsed `{"type":"error"}` message, else undefined. */
+export function serverErrorKind(json: unknown): string | undefined {
+  if (json === null || typeof json !== 'object') return undefined;
+  const obj = json as Record<string, unknown>;
+  if (obj.type !== 'error') return undefined;
+  const code = obj.code;
+  return `server_error_${typeof code === 'string' || typeof code === 'number' ? String(code) : 'unknown'}`;
 }

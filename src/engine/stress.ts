@@ -15,7 +15,7 @@
 import { realClock, type Clock, type TimerHandle } from '../clock.js';
 import { initHistograms, MetricsRecorder, summarizeEncoded, type Counter, type Gauge, type HistogramHandle, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { classifyClose, Connection, describeError, type ConnectionEvents } from './connection.js';
-import { readReplyId } from './reply-id.js';
+import { digitCount, hasErrorToken, idFromJson, readReplyId, serverErrorKind, writeDigits } from './reply-id.js';
 import { TARGET_LOST_METRIC, TargetWatch } from './target-watch.js';
 
 export interface StressOptions {
@@ -220,28 +220,6 @@ const DISCONNECT_PREFIX = '{"type":"disconnect","id":';
 const AGENTS = 100;
 const CLOSE_BRACE = 0x7d;
 
-/** Decimal digits of a non-negative integer. */
-function digitCount(v: number): number {
-  let n = 1;
-  while (v >= 10) {
-    v = Math.floor(v / 10);
-    n++;
-  }
-  return n;
-}
-
-/** Write the `n` decimal digits of `v` at `at`; returns the offset after them. */
-function writeDigits(buf: Buffer, at: number, v: number, n: number): number {
-  const end = at + n;
-  let i = end;
-  do {
-    const q = Math.floor(v / 10);
-    buf[--i] = 0x30 + (v - q * 10);
-    v = q;
-  } while (v > 0);
-  return end;
-}
-
 /**
  * The agent message's tail from the payload on (`","payload":{…,"timestamp":<ms>,"data":{}}}`):
  * the same bytes for every message sent within one millisecond, so built once per millisecond.
@@ -292,7 +270,6 @@ export function writeAgentMessage(buf: Buffer, id: number, from: Buffer, agent: 
 }
 
 // ---- reply parsing without JSON.parse ----
-const ERROR_TOKEN = Buffer.from('"error"');
 const TYPE_KEY = Buffer.from('{"type":"');
 const ID_MEMBER = Buffer.from(',"id":');
 const ERROR_VALUE = Buffer.from('error');
@@ -346,21 +323,6 @@ function parseObject(buf: Buffer): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A top-level id as one of our numeric ids, or -1. */
-function idOf(obj: Record<string, unknown> | undefined): number {
-  const id = obj?.id;
-  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
-  if (typeof id === 'string' && /^\d{1,15}$/.test(id)) return Number(id);
-  return -1;
-}
-
-/** `server_error_<code>` for an `{"type":"error"}` message, else undefined. */
-function serverErrorKind(obj: Record<string, unknown> | undefined): string | undefined {
-  if (obj?.type !== 'error') return undefined;
-  const code = obj.code;
-  return `server_error_${typeof code === 'string' || typeof code === 'number' ? String(code) : 'unknown'}`;
 }
 
 const S_CONNECTING = 0;
@@ -688,7 +650,7 @@ class Session implements ConnectionEvents {
       run.rttRaw!.record(rttMs * 1000);
     }
     // An error reply is a reply (its round trip counts) and also an error of its kind.
-    if (mayBeError && data.indexOf(ERROR_TOKEN) !== -1) {
+    if (mayBeError && hasErrorToken(data)) {
       const kind = serverErrorKind(parseObject(data));
       if (kind !== undefined) run.error(kind);
     }
@@ -703,7 +665,7 @@ class Session implements ConnectionEvents {
   private slowMessage(data: Buffer, fastId: number): void {
     const run = this.run;
     const obj = parseObject(data);
-    const id = idOf(obj);
+    const id = idFromJson(obj, 'id');
     if (id > 0 && id !== fastId && this.complete(id, data, true)) return;
     if (this.state === S_DISCONNECTING && this.disconnectId !== 0 && (id === this.disconnectId || (id < 0 && obj?.type === 'disconnect_ack'))) {
       this.disconnectId = 0;

@@ -24,6 +24,7 @@ import {
 } from '../scenario/index.js';
 import type { Jitter, LoopStep, ProcessorFunction, ScenarioPlan, StepPlan, ThinkStep } from '../scenario/types.js';
 import { classifyClose, Connection, describeError, type ConnectionEvents } from './connection.js';
+import { digitCount, writeDigits } from './reply-id.js';
 import { Inbox, REPLY_TIMEOUT, VuError, WAIT_TIMEOUT, type InboxCounters, type InboxHost, type ReceivedMessage } from './inbox.js';
 import { TARGET_LOST_METRIC, type TargetWatch } from './target-watch.js';
 
@@ -127,9 +128,9 @@ export interface VuHost {
   readonly target?: TargetWatch;
   /**
    * The source address for a user's connection when its ws options set none (`RunOptions.localAddresses`,
-   * round-robin); undefined: the OS picks. Asked once per user, only when the user does not set its own.
+   * round-robin); absent: the OS picks. Asked once per user, only when the user does not set its own.
    */
-  nextLocalAddress?(): string | undefined;
+  nextLocalAddress?(): string;
 }
 
 // ---- prepared scenarios ----
@@ -143,11 +144,12 @@ interface PreparedSend extends PreparedCommon {
   readonly step: Extract<StepPlan, { kind: 'send' }>;
   /** The exact frame of a static payload that gets no id. */
   readonly frame: string | undefined;
-  /** A static object payload that gets an id: the frame is `{"id":` + id + `,` + body. */
-  readonly body: string | undefined;
   /** Round trips of this step's messages, when its type is known in advance. */
   readonly hist: HistogramHandle | undefined;
-  /** `body` as UTF-8 bytes, and their length (-1 without a body): frames are built from bytes. */
+  /**
+   * A static object payload that gets an id: the frame is `{"id":` + id + `,` + body, built from bytes;
+   * `body` as UTF-8 bytes, and their length (-1 without a body).
+   */
   readonly bodyBuf: Buffer | undefined;
   readonly bodyBytes: number;
   /** The step's timeout messages (made once, not per send). */
@@ -244,7 +246,6 @@ export function prepareScenario(plan: ScenarioPlan, ctx: PrepareContext): Prepar
       const loc = locationKey(s.location);
       switch (s.kind) {
         case 'send': {
-          if (s.expect) minTimeoutMs = Math.min(minTimeoutMs, s.timeoutMs);
           let frame: string | undefined;
           let body: string | undefined;
           let hist: HistogramHandle | undefined;
@@ -262,7 +263,6 @@ export function prepareScenario(plan: ScenarioPlan, ctx: PrepareContext): Prepar
             loc,
             step: s,
             frame,
-            body,
             hist,
             bodyBuf: body === undefined ? undefined : Buffer.from(body),
             bodyBytes: body === undefined ? -1 : Buffer.byteLength(body),
@@ -418,24 +418,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 let scratch = Buffer.allocUnsafe(1024);
 
 /**
- * A Connection that sends a text frame from bytes (`sendTextBytes(payload, length)`: copied before it
- * returns, written as one masked frame). Used when the Connection has it; else frames go as strings.
- */
-interface BytesSender {
-  sendTextBytes?(payload: Buffer, length: number): boolean;
-}
-
-/** Decimal digits of a positive integer id. */
-function digitCount(n: number): number {
-  let d = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    d++;
-  }
-  return d;
-}
-
-/**
  * Where the step machine is in one list of steps: the flow itself, or a loop's body with the loop's
  * counters. Frames are kept per nesting depth and reused (no object per loop or per step).
  */
@@ -492,8 +474,6 @@ export class VirtualUser implements ConnectionEvents {
   private readonly idPrefix: string;
   private readonly idPrefixBytes: number;
   private readonly idPrefixBuf: Buffer;
-  /** The Connection sends frames from bytes (BytesSender): prepared payloads skip the string. */
-  private sendsBytes = false;
 
   // The step machine (runFlow): frames by depth, the flow's settle functions, the awaited reply.
   private readonly frames: Frame[] = [];
@@ -672,10 +652,7 @@ export class VirtualUser implements ConnectionEvents {
     }
     this.checkStopped();
     // Source-address spreading: the script's ws options (or the connect function) win when they set one.
-    if (options.localAddress === undefined && host.nextLocalAddress !== undefined) {
-      const localAddress = host.nextLocalAddress();
-      if (localAddress !== undefined) options = { ...options, localAddress };
-    }
+    if (options.localAddress === undefined && host.nextLocalAddress !== undefined) options = { ...options, localAddress: host.nextLocalAddress() };
     host.connecting(target);
     const conn = new Connection(target, this, {
       connectTimeoutMs: host.settings.connectTimeoutMs,
@@ -685,7 +662,6 @@ export class VirtualUser implements ConnectionEvents {
       wsOptions: options,
     });
     this.conn = conn;
-    this.sendsBytes = typeof (conn as Connection & BytesSender).sendTextBytes === 'function';
     this.phase = P_CONNECTING;
     host.metrics.attempted.value++;
     const opened = new Promise<void>((resolve, reject) => {
@@ -993,34 +969,23 @@ export class VirtualUser implements ConnectionEvents {
    */
   private sendText(s: PreparedSend): void {
     const conn = this.conn;
-    if (s.body !== undefined) {
-      // A prepared payload: `{"id":` + id + `,` + body, written as bytes when the Connection takes them.
+    const bodyBuf = s.bodyBuf;
+    if (bodyBuf !== undefined) {
+      // A prepared payload: `{"id":` + id + `,` + body, written as bytes.
       const id = this.inbox.nextId();
       this.lastHist = s.hist;
       this.lastId = id;
       if (conn === undefined || !conn.isOpen) throw this.socketGone();
       const digits = digitCount(id);
       const bytes = this.idPrefixBytes + digits + 1 + s.bodyBytes;
-      let at: number;
-      if (this.sendsBytes) {
-        if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
-        const buf = scratch;
-        const p = this.idPrefixBuf.copy(buf, 0);
-        let n = id;
-        for (let k = p + digits - 1; k >= p; k--) {
-          buf[k] = 0x30 + (n % 10);
-          n = Math.floor(n / 10);
-        }
-        buf[p + digits] = 0x2c;
-        (s.bodyBuf as Buffer).copy(buf, p + digits + 1);
-        // The round trip starts when the frame is handed over.
-        at = this.host.clock.now();
-        (conn as Connection & Required<BytesSender>).sendTextBytes(buf, bytes);
-      } else {
-        const frame = this.idPrefix + id + ',' + s.body;
-        at = this.host.clock.now();
-        conn.send(frame);
-      }
+      if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
+      const buf = scratch;
+      const end = writeDigits(buf, this.idPrefixBuf.copy(buf, 0), id, digits);
+      buf[end] = 0x2c;
+      bodyBuf.copy(buf, end + 1);
+      // The round trip starts when the frame is handed over.
+      const at = this.host.clock.now();
+      conn.sendTextBytes(buf, bytes);
       this.sent(id, s.hist, at, bytes, s);
       return;
     }

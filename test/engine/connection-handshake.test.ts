@@ -19,8 +19,10 @@ type Outcome = { kind: string; message: string } | { open: true; url: string | u
 /** ws' client path: any ws option other than a source address sends the handshake through ws (its default value here). */
 const VIA_WS = { maxPayload: 100 * 1024 * 1024 };
 
-function connectOnce(url: string, wsOptions: Record<string, unknown>, connectTimeoutMs = 2000): Promise<Outcome> {
+/** One handshake by `path` (no ws options: direct; VIA_WS: ws' client), checked to have gone that way. */
+function connectOnce(url: string, path: 'direct' | 'ws', connectTimeoutMs = 2000): Promise<Outcome> {
   return new Promise((resolve) => {
+    const wsOptions = path === 'ws' ? VIA_WS : {};
     const conn = new Connection(url, {
       onOpen: () => {
         const ws = conn.socket;
@@ -32,6 +34,8 @@ function connectOnce(url: string, wsOptions: Record<string, unknown>, connectTim
       onClose: () => {},
     }, { connectTimeoutMs, closeTimeoutMs: 200, clock: realClock, wsOptions });
     conn.open();
+    // The direct path has no ws WebSocket until the upgrade; ws' own client path has one, CONNECTING.
+    expect(conn.socket === undefined, `the ${path} path`).toBe(path === 'direct');
   });
 }
 
@@ -99,24 +103,24 @@ describe('the direct ws:// handshake reports what ws\' own client reports', () =
   for (const [name, act] of CASES) {
     it(name, async () => {
       const url = await rawServer(act);
-      const direct = await connectOnce(url, {});
-      const viaWs = await connectOnce(url, VIA_WS);
+      const direct = await connectOnce(url, 'direct');
+      const viaWs = await connectOnce(url, 'ws');
       expect(direct).toEqual(viaWs);
     });
   }
 
   it('a target that never answers: connect_timeout on both paths', async () => {
     const url = await rawServer(() => {});
-    const direct = await connectOnce(url, {}, 150);
-    expect(direct).toEqual(await connectOnce(url, VIA_WS, 150));
+    const direct = await connectOnce(url, 'direct', 150);
+    expect(direct).toEqual(await connectOnce(url, 'ws', 150));
     expect(direct).toMatchObject({ kind: 'connect_timeout' });
   });
 
   it('a refused connection: connect_refused on both paths', async () => {
     const url = await rawServer(() => {});
     await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-    const direct = await connectOnce(url, {});
-    expect(direct).toEqual(await connectOnce(url, VIA_WS));
+    const direct = await connectOnce(url, 'direct');
+    expect(direct).toEqual(await connectOnce(url, 'ws'));
     expect(direct).toMatchObject({ kind: 'connect_refused' });
   });
 

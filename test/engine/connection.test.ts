@@ -19,6 +19,14 @@ describe('classifyError', () => {
     ['ENETUNREACH', 'host_unreachable'],
     ['WS_ERR_INVALID_CLOSE_CODE', 'protocol_error'],
     ['EACCES', 'error_eacces'],
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'tls_error'],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'tls_error'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'tls_error'],
+    ['CERT_HAS_EXPIRED', 'tls_error'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'tls_error'],
+    ['ERR_SSL_WRONG_VERSION_NUMBER', 'tls_error'],
+    ['EPROTO', 'tls_error'],
+    ['EMFILE', 'fd_limit'],
   ])('%s → %s', (code, kind) => {
     expect(classifyError(withCode(code))).toBe(kind);
   });
@@ -31,6 +39,11 @@ describe('classifyError', () => {
   it('knows ws\' own handshake timeout and bad handshake answers', () => {
     expect(classifyError(new Error('Opening handshake has timed out'))).toBe('connect_timeout');
     expect(classifyError(new Error('Invalid Sec-WebSocket-Accept header'))).toBe('handshake_invalid');
+  });
+
+  it('ws\' subprotocol complaints → subprotocol_mismatch', () => {
+    expect(classifyError(new Error('Server sent no subprotocol'))).toBe('subprotocol_mismatch');
+    expect(classifyError(new Error('Server sent an invalid subprotocol'))).toBe('subprotocol_mismatch');
   });
 
   it('classifies a dual-stack AggregateError by its first inner error', () => {

@@ -2,11 +2,11 @@
  * The load side under target faults (issue 7), on 127.0.0.1: a reset after the upgrade, closes with a
  * code, a target that stops answering, a close frame whose socket is then held open, DNS and TLS
  * failures, a refused subprotocol. Each is its own error kind, the counts add up, and every run
- * ends within a bound. Plus the pure parts: classification and the target watch.
+ * ends within a bound. Plus the target watch (their error kinds: connection.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { realClock } from '../../src/clock.js';
-import { classifyClose, classifyError, Connection } from '../../src/engine/connection.js';
+import { Connection } from '../../src/engine/connection.js';
 import { CONNECTION_STALLED, runStress, StressMetric, type StressOptions, type StressResult } from '../../src/engine/stress.js';
 import { TargetWatch } from '../../src/engine/target-watch.js';
 import { summarizeStress, type StressSummary } from '../../src/report/stress-summary.js';
@@ -169,31 +169,6 @@ describe('connection failures: DNS, TLS, subprotocol', () => {
   it('a server that agrees to none of the subprotocols offered → subprotocol_mismatch', async () => {
     const srv = await track(startNoSubprotocolServer());
     expect(await connectOnce(srv.url, {}, ['chat.v2'])).toEqual({ kind: 'subprotocol_mismatch', message: 'Server sent no subprotocol' });
-  });
-});
-
-describe('classifyError and classifyClose: the new kinds', () => {
-  const withCode = (code: string, message = `x ${code}`): Error => Object.assign(new Error(message), { code });
-  it.each([
-    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'tls_error'],
-    ['SELF_SIGNED_CERT_IN_CHAIN', 'tls_error'],
-    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'tls_error'],
-    ['CERT_HAS_EXPIRED', 'tls_error'],
-    ['ERR_TLS_CERT_ALTNAME_INVALID', 'tls_error'],
-    ['ERR_SSL_WRONG_VERSION_NUMBER', 'tls_error'],
-    ['EPROTO', 'tls_error'],
-    ['EMFILE', 'fd_limit'],
-  ])('%s → %s', (code, kind) => {
-    expect(classifyError(withCode(code))).toBe(kind);
-  });
-  it('ws\' subprotocol complaints → subprotocol_mismatch; a bad accept header stays handshake_invalid', () => {
-    expect(classifyError(new Error('Server sent no subprotocol'))).toBe('subprotocol_mismatch');
-    expect(classifyError(new Error('Server sent an invalid subprotocol'))).toBe('subprotocol_mismatch');
-    expect(classifyError(new Error('Invalid Sec-WebSocket-Accept header'))).toBe('handshake_invalid');
-  });
-  it('a reset on an open connection is connection_reset, a close without a frame 1006', () => {
-    expect(classifyClose(1006, withCode('ECONNRESET'))).toBe('connection_reset');
-    expect(classifyClose(1006, undefined)).toBe('connection_closed_1006');
   });
 });
 

@@ -72,11 +72,16 @@ describe('after an awaited reply', () => {
 
   it('a broadcast in the same read as the reply is buffered before the next step, so a wait finds it', async () => {
     const srv = await track(corkedServer((ws, id) => { if (id === 1) ws.send(JSON.stringify({ type: 'news', n: 7 })); }));
+    const lines: string[] = [];
     const { s } = await run({
       target: srv.url,
       flow: `${PING}\n- wait:\n    match: { json: "$.type", value: news }\n    capture: { json: "$.n", as: n }\n    timeout: 1\n- log: "n={{ n }}"`,
-    });
+    }, {}, { log: (line) => lines.push(line) });
     expect(s.vusers).toMatchObject({ created: 1, completed: 1, failed: 0 });
     expect(s.errors).toEqual({});
+    // Taken in with nobody waiting (unsolicited, buffered), then found by the wait in the buffer: going on
+    // before it was read would have the wait step waiting already, and the broadcast would go to it directly.
+    expect(s.messages.unsolicited, 'the broadcast was buffered before the wait step began').toBe(1);
+    expect(lines).toEqual(['n=7']);
   });
 });
