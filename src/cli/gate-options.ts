@@ -17,6 +17,17 @@ export interface GateFlags {
   defaultThresholds?: boolean;
 }
 
+/** The JSON report's file: `-o/--output`, else `--json`. */
+export function jsonTarget(flags: GateFlags): string | undefined {
+  return flags.output ?? flags.json;
+}
+
+/** What is wrong with the gate's flags as given, for the command's one usage error (before anything starts). */
+export function gateFlagProblems(flags: GateFlags): string[] {
+  const json = jsonTarget(flags);
+  return json !== undefined && json.trim() === '' ? ['--json needs a file name (or - for stdout)'] : [];
+}
+
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** The report and threshold flags, identical on every command that runs load. */

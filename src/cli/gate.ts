@@ -8,7 +8,7 @@
 import { ExitCode } from '../errors.js';
 import { IntervalAccumulator, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import { enrichReport, type BaseReport, type WsloadReport } from '../report/document.js';
-import { checkReportTargets, writeReports, type ReportTargets } from '../report/write.js';
+import { checkReportTargets, stdoutTargets, writeReports, type ReportTargets } from '../report/write.js';
 import type { RunningServer } from '../server/index.js';
 import {
   buildThresholdSet,
@@ -21,11 +21,14 @@ import {
   type Threshold,
   type ThresholdSet,
   type Verdict,
+  verdictLine,
   type ViewContext,
 } from '../thresholds/index.js';
 import type { CliContext } from './context.js';
-import type { RunOutcome } from './outcome.js';
-import type { GateFlags } from './gate-options.js';
+import type { Live } from './live.js';
+import { endOnOutcome, type OutcomeContext, type OutcomeSummary, type RunOutcome } from './outcome.js';
+
+import { jsonTarget, type GateFlags } from './gate-options.js';
 
 export { addGateOptions, type GateFlags } from './gate-options.js';
 
@@ -44,7 +47,7 @@ export interface Gate {
 export async function prepareGate(flags: GateFlags, ctx: CliContext, script: readonly Threshold[] = []): Promise<Gate> {
   const cli = parseCliThresholds(flags.threshold ?? []);
   const set = buildThresholdSet({ script, cli, defaults: flags.defaultThresholds ? 'always' : 'auto' });
-  const json = flags.output ?? flags.json;
+  const json = jsonTarget(flags);
   const targets: ReportTargets = {};
   if (json !== undefined) targets.json = json;
   if (flags.html !== undefined) targets.html = flags.html;
@@ -53,25 +56,16 @@ export async function prepareGate(flags: GateFlags, ctx: CliContext, script: rea
   const summary = ctx.env.GITHUB_STEP_SUMMARY;
   if (summary !== undefined && summary !== '') targets.githubStepSummary = summary;
   await checkReportTargets(targets);
-  const toStdout = Object.entries(targets).some(([k, v]) => v === '-' && k !== 'githubStepSummary');
-  return { set, targets, strict: flags.strict === true, summaryStream: toStdout ? ctx.stderr : ctx.stdout };
+  return { set, targets, strict: flags.strict === true, summaryStream: stdoutTargets(targets).length > 0 ? ctx.stderr : ctx.stdout };
 }
-
-const MARK: Record<Verdict['status'], string> = { met: '✔', warning: '▲', critical: '✖', not_judged: '–' };
-const WORD: Record<Verdict['status'], string> = { met: 'met', warning: 'warning', critical: 'critical', not_judged: 'not judged' };
 
 /** The verdict table for the terminal (plain text; colours only through `ctx.colors`). */
 export function formatVerdicts(verdicts: readonly Verdict[], ctx: Pick<CliContext, 'colors'>, opts: { defaults: boolean; strict: boolean; abort?: AbortDecision }): string {
   if (verdicts.length === 0) return '';
   const c = ctx.colors;
-  const paint: Record<Verdict['status'], (s: string) => string> = { met: c.green, warning: c.yellow, critical: c.red, not_judged: c.dim };
   const lines = [`Thresholds${opts.defaults ? " (the seed's performance targets)" : ''}:`];
   const width = Math.max(...verdicts.map((v) => v.name.length));
-  for (const v of verdicts) {
-    const mark = paint[v.status](`${MARK[v.status]} ${WORD[v.status].padEnd(10)}`);
-    const detail = v.status === 'not_judged' && v.reason ? v.reason : v.message;
-    lines.push(`  ${mark} ${v.name.padEnd(width)}  ${detail}`);
-  }
+  for (const v of verdicts) lines.push(verdictLine(v, width, c));
   const o = overall(verdicts, { strict: opts.strict, ...(opts.abort ? { aborted: true } : {}) });
   const head = o.status === 'failed' ? c.red(c.bold('FAILED')) : o.status === 'warning' ? c.yellow(c.bold('PASSED with warnings')) : c.green(c.bold('PASSED'));
   lines.push(`Verdict: ${head} — ${o.summary}${opts.strict ? ' (strict: warnings fail)' : ''}`);
@@ -114,6 +108,17 @@ export async function finishGate(gate: Gate, input: FinishInput, ctx: CliContext
   });
   await writeReports(report, gate.targets, { stdout: ctx.stdout, strict: gate.strict });
   return { exitCode, report };
+}
+
+/**
+ * How `stress` and `run` end once the engine has returned: judge, print the verdicts and write every
+ * report (the dashboard shows them and may linger), then end on the run's outcome — one thrown line
+ * for an unreachable target, no connection or a lost target — or with the exit code thresholds ask for.
+ */
+export async function concludeRun(live: Live, gate: Gate, input: FinishInput, summary: OutcomeSummary, closing: OutcomeContext, ctx: CliContext): Promise<void> {
+  const { exitCode } = await live.finish(finishGate(gate, input, ctx));
+  endOnOutcome(input.outcome, summary, closing, ctx);
+  ctx.setExitCode(exitCode);
 }
 
 /**

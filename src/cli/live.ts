@@ -19,6 +19,7 @@ import type { Dashboard } from '../live/dashboard.js';
 import type { LiveMeta } from '../live/feed.js';
 import { lineView, ttyView, type LiveView } from '../live/terminal.js';
 import type { CliContext } from './context.js';
+import { MAX_TIMER_MS } from './duration-option.js';
 
 /** Raw flag values as commander hands them over. */
 export interface LiveFlags {
@@ -67,7 +68,7 @@ export function resolveLiveFlags(flags: LiveFlags): DashboardSettings | undefine
   if (flags.dashboardLinger !== undefined) {
     // Bare digits are seconds here, as the flag's name says; units allowed ("90s", "5m").
     const ms = parseDurationMs(flags.dashboardLinger);
-    if (ms === undefined || !Number.isFinite(ms) || ms < 0 || ms > 2_147_483_647) {
+    if (ms === undefined || !Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) {
       problems.push(`--dashboard-linger must be a number of seconds or a duration (e.g. 0, 30, 5m), got "${flags.dashboardLinger}"`);
     } else {
       lingerMs = Math.round(ms);

@@ -10,7 +10,7 @@ import type { WsloadReport } from '../report/document.js';
 import { errorRows, verdictActual } from '../report/figures.js';
 import { renderHtml, uplotAssets } from '../report/html.js';
 import { CHARTS_JS } from '../report/charts-client.js';
-import type { Verdict } from '../thresholds/index.js';
+import { verdictDetail, type Verdict } from '../thresholds/index.js';
 import { ASSET_PATHS, DASHBOARD_JS, renderDashboardPage } from './dashboard-page.js';
 import type { FeedEvent, LiveFeed } from './feed.js';
 
@@ -57,7 +57,7 @@ interface VerdictRow {
 }
 
 const verdictRows = (verdicts: readonly Verdict[]): VerdictRow[] =>
-  verdicts.map((v) => ({ status: v.status, name: v.name, actual: verdictActual(v), detail: v.status === 'not_judged' && v.reason ? v.reason : v.message }));
+  verdicts.map((v) => ({ status: v.status, name: v.name, actual: verdictActual(v), detail: verdictDetail(v) }));
 
 /** What every message carries besides its own fields: the figures a page redraws from. */
 function figures(feed: LiveFeed): Record<string, unknown> {

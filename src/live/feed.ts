@@ -6,7 +6,7 @@
  */
 import { IntervalAccumulator, SNAPSHOT_VERSION, type IntervalSample, type MetricsSnapshot } from '../metrics/index.js';
 import type { WsloadReport } from '../report/document.js';
-import { verdictHeadline } from '../report/figures.js';
+import { totalErrors, verdictHeadline } from '../report/figures.js';
 import { buildSeries, type SeriesPoint } from '../report/series.js';
 import { createMetricView, evaluate, type ThresholdSet, type Verdict, type ViewContext } from '../thresholds/index.js';
 
@@ -172,8 +172,6 @@ function liveState(meta: LiveMeta, s: StateInput): LiveState {
     phaseNumber = undefined;
     remainingMs = undefined;
   }
-  let errorsTotal = 0;
-  for (const n of Object.values(s.errors)) errorsTotal += n;
   return {
     command: meta.command,
     target: meta.target,
@@ -194,7 +192,7 @@ function liveState(meta: LiveMeta, s: StateInput): LiveState {
     p50Ms: point?.rtt?.p50,
     p99Ms: point?.rtt?.p99,
     errors: point?.errors ?? 0,
-    errorsTotal,
+    errorsTotal: totalErrors(s.errors),
     messagesSent: c['messages.sent'] ?? 0,
     messagesReceived: c['messages.received'] ?? 0,
     verdicts: s.verdicts,

@@ -4,7 +4,7 @@
  * a stream — a TTY area redrawn in place with ANSI cursor codes, or a plain line every 10 s.
  */
 import pc from 'picocolors';
-import type { Verdict, VerdictStatus } from '../thresholds/index.js';
+import { countVerdicts, verdictLine } from '../thresholds/verdict-text.js';
 import type { LiveState } from './feed.js';
 
 export interface FrameOptions {
@@ -16,9 +16,6 @@ export interface FrameOptions {
 /** Threshold lines shown before "… N more". */
 export const MAX_VERDICT_LINES = 8;
 const BAR_WIDTH = 30;
-
-const MARK: Record<VerdictStatus, string> = { met: '✔', warning: '▲', critical: '✖', not_judged: '–' };
-const WORD: Record<VerdictStatus, string> = { met: 'met', warning: 'warning', critical: 'critical', not_judged: 'not judged' };
 
 /** `0:07`, `12:03`, `1:02:03`. */
 export function formatClock(ms: number): string {
@@ -60,13 +57,6 @@ export function fitLine(line: string, max: number): string {
   return out;
 }
 
-/** Counts by status: `2 met · 1 warning · 0 critical` (not judged only when there are some). */
-function verdictCounts(verdicts: readonly Verdict[]): Record<VerdictStatus, number> {
-  const counts: Record<VerdictStatus, number> = { met: 0, warning: 0, critical: 0, not_judged: 0 };
-  for (const v of verdicts) counts[v.status]++;
-  return counts;
-}
-
 /** The progress part: bar, percentage, time (elapsed / planned, or time left), phase. */
 function progressLine(s: LiveState, c: ReturnType<typeof pc.createColors>): string {
   const parts: string[] = [];
@@ -103,17 +93,13 @@ export function renderFrame(s: LiveState, opts: FrameOptions): string {
   const errors = `errors   ${int(s.errorsTotal)}${s.errors > 0 ? ` (+${int(s.errors)})` : ''}`;
   lines.push(s.errorsTotal > 0 ? c.red(errors) : errors);
   if (s.verdicts.length > 0) {
-    const n = verdictCounts(s.verdicts);
+    const n = countVerdicts(s.verdicts);
     const counts = [c.green(`${n.met} met`), c.yellow(`${n.warning} warning${n.warning === 1 ? '' : 's'}`), c.red(`${n.critical} critical`)];
     if (n.not_judged > 0) counts.push(c.dim(`${n.not_judged} not judged`));
     lines.push(`thresholds ${counts.join(' · ')}`);
-    const paint: Record<VerdictStatus, (t: string) => string> = { met: c.green, warning: c.yellow, critical: c.red, not_judged: c.dim };
     const shown = s.verdicts.length > MAX_VERDICT_LINES ? s.verdicts.slice(0, MAX_VERDICT_LINES - 1) : s.verdicts;
     const width = Math.max(...shown.map((v) => v.name.length));
-    for (const v of shown) {
-      const detail = v.status === 'not_judged' && v.reason ? v.reason : v.message;
-      lines.push(`  ${paint[v.status](`${MARK[v.status]} ${WORD[v.status].padEnd(10)}`)} ${v.name.padEnd(width)}  ${detail}`);
-    }
+    for (const v of shown) lines.push(verdictLine(v, width, c));
     if (shown.length < s.verdicts.length) lines.push(c.dim(`  … ${s.verdicts.length - shown.length} more`));
   }
   const max = Math.max(20, opts.width - 1);
@@ -136,7 +122,7 @@ export function formatLiveLine(s: LiveState): string {
   if (s.p50Ms !== undefined) parts.push(`p50 ${s.p50Ms.toFixed(2)}ms p99 ${(s.p99Ms ?? 0).toFixed(2)}ms`);
   if (s.errorsTotal > 0) parts.push(`errors ${s.errorsTotal}`);
   if (s.verdicts.length > 0) {
-    const n = verdictCounts(s.verdicts);
+    const n = countVerdicts(s.verdicts);
     const counts = [`${n.met} met`, `${n.warning} warning${n.warning === 1 ? '' : 's'}`, `${n.critical} critical`];
     if (n.not_judged > 0) counts.push(`${n.not_judged} not judged`);
     parts.push(`thresholds ${counts.join(', ')}`);

@@ -126,7 +126,8 @@ function value(x: number | null, unit: CompareRow['unit']): string {
   return unit === 'ms' ? `${x.toFixed(2)} ms` : unit === '%' ? `${x.toFixed(2)} %` : `${x.toFixed(2)}/s`;
 }
 
-function change(r: CompareRow): string {
+/** A row's change as the table and the regression list show it: `+12.5 %`, `new` (from 0), `—` (a side missing). */
+export function formatChange(r: CompareRow): string {
   if (r.base === null || r.next === null) return '—';
   if (r.changePct === null) return 'new';
   return `${r.changePct > 0 ? '+' : ''}${r.changePct.toFixed(1)} %`;
@@ -135,7 +136,7 @@ function change(r: CompareRow): string {
 /** The comparison as an aligned text table, one row per metric, ending with a newline. */
 export function formatCompareText(rows: readonly CompareRow[], colors: CompareColors): string {
   const head = ['metric', 'base', 'new', 'change', 'verdict'];
-  const cells = rows.map((r) => [r.label, value(r.base, r.unit), value(r.next, r.unit), change(r), r.verdict]);
+  const cells = rows.map((r) => [r.label, value(r.base, r.unit), value(r.next, r.unit), formatChange(r), r.verdict]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const paint = (verdict: CompareVerdict, text: string): string =>
     verdict === 'regressed' ? colors.red(colors.bold(text))

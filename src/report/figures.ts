@@ -3,9 +3,9 @@
  * both show the same figures with the same labels and formatting. Pure.
  */
 import type { LatencyFigures } from './latency-figures.js';
-import { errorLabel } from './stress-text.js';
+import { errorKindsByCount, errorLabel } from './stress-text.js';
 import { formatValue, overall } from '../thresholds/index.js';
-import type { ReportPhase, Verdict, VerdictStatus, WsloadReport } from './document.js';
+import type { ReportPhase, Verdict, WsloadReport } from './document.js';
 
 /** One headline figure (the seed's summary block, as cards or a table row). */
 export interface Figure {
@@ -119,9 +119,7 @@ export interface ErrorRow {
 /** Errors by kind, most frequent first (ties by kind). */
 export function errorRows(errors: Record<string, number>): ErrorRow[] {
   const total = totalErrors(errors);
-  return Object.keys(errors).filter((k) => errors[k]! > 0)
-    .sort((a, b) => errors[b]! - errors[a]! || (a < b ? -1 : a > b ? 1 : 0))
-    .map((kind) => ({ kind, label: errorLabel(kind), count: errors[kind]!, share: total > 0 ? (errors[kind]! / total) * 100 : 0 }));
+  return errorKindsByCount(errors).map((kind) => ({ kind, label: errorLabel(kind), count: errors[kind]!, share: total > 0 ? (errors[kind]! / total) * 100 : 0 }));
 }
 
 export interface StepErrorRow {
@@ -159,8 +157,7 @@ export function parameterRows(r: WsloadReport): Array<[string, string]> {
   return rows;
 }
 
-export const STATUS_MARK: Record<VerdictStatus, string> = { met: '✔', warning: '▲', critical: '✖', not_judged: '–' };
-export const STATUS_TEXT: Record<VerdictStatus, string> = { met: 'met', warning: 'warning', critical: 'critical', not_judged: 'not judged' };
+export { STATUS_MARK, STATUS_TEXT } from '../thresholds/index.js';
 
 /**
  * The overall verdict in words, for headings: the report's own (as its command decided it, with

@@ -3,7 +3,7 @@
  * critical → <failure>, warning → passes with a <system-out> note (a <failure> with `strict`),
  * not judged → <skipped>. Pure.
  */
-import type { Verdict, WsloadReport } from './document.js';
+import type { WsloadReport } from './document.js';
 import { reportTarget, verdictActual, verdictTitle } from './figures.js';
 
 export interface JunitOptions {
@@ -24,18 +24,14 @@ export function escapeXml(text: string): string {
 /** Attribute values also keep their line breaks and tabs (a parser would normalise raw ones to spaces). */
 const attr = (text: string): string => escapeXml(text).replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 
-/** A test case's name: the threshold's expressions on its metric, with their levels (stable from run to run). */
-export function testcaseName(v: Verdict): string {
-  return verdictTitle(v);
-}
-
 export function renderJunit(report: WsloadReport, opts: JunitOptions = {}): string {
   const strict = opts.strict ?? report.verdict?.strict ?? false;
   const time = report.durationSec.toFixed(3);
   let failures = 0;
   let skipped = 0;
   const cases = report.thresholds.map((v) => {
-    const open = `    <testcase classname="wsload.thresholds" name="${attr(testcaseName(v))}" time="0">`;
+    // Named by the threshold's expressions on its metric, with their levels (stable from run to run).
+    const open = `    <testcase classname="wsload.thresholds" name="${attr(verdictTitle(v))}" time="0">`;
     const detail = `${v.message} (actual: ${verdictActual(v)})`;
     switch (v.status) {
       case 'critical':

@@ -6,9 +6,7 @@
 import { formatDurationMs } from '../scenario/duration.js';
 import type { LatencyFigures } from './latency-figures.js';
 import type { RunSummary } from './run-summary.js';
-import { errorLabel } from './stress-text.js';
-
-const RULE = '='.repeat(40);
+import { errorKindsByCount, errorLabel, latencyLines, RULE } from './stress-text.js';
 
 const RUN_LABELS: Readonly<Record<string, string>> = {
   match_failed: 'Match failed',
@@ -32,13 +30,6 @@ export interface RunTextMeta {
   scenarios: ReadonlyArray<{ name: string; weight: number }>;
   /** Adds `(interrupted: partial results)` under the title. */
   interrupted?: boolean;
-}
-
-const ms = (x: number): string => `${x.toFixed(2)}ms`;
-
-function latencyLines(l: LatencyFigures): string[] {
-  if (l.count === 0) return ['  Average: n/a', '  P50: n/a', '  P95: n/a', '  P99: n/a'];
-  return [`  Average: ${ms(l.avg)}`, `  P50: ${ms(l.p50)}`, `  P95: ${ms(l.p95)}`, `  P99: ${ms(l.p99)}`];
 }
 
 /** A table of latency rows: name, count, avg, p50, p95, p99, max (ms). */
@@ -70,9 +61,8 @@ function scenarioLine(meta: RunTextMeta): string {
 /** Errors, most frequent first, each with the steps it happened at and its first message. */
 function errorLines(s: RunSummary): string[] {
   const errors = s.errors;
-  const kinds = Object.keys(errors).filter((k) => errors[k]! > 0);
+  const kinds = errorKindsByCount(errors);
   if (kinds.length === 0) return ['Errors encountered: none'];
-  kinds.sort((a, b) => errors[b]! - errors[a]! || (a < b ? -1 : a > b ? 1 : 0));
   const lines = ['Errors encountered:'];
   for (const kind of kinds) {
     lines.push(`  ${runErrorLabel(kind)}: ${errors[kind]}`);

@@ -4,7 +4,8 @@
 import type { LatencyFigures } from './latency-figures.js';
 import type { StressSummary } from './stress-summary.js';
 
-const RULE = '='.repeat(40);
+/** The rule above and below a summary block (the run summary's too). */
+export const RULE = '='.repeat(40);
 
 /** Names of WebSocket close codes (RFC 6455 §7.4.1) for error labels. */
 const CLOSE_CODE_NAMES: Readonly<Record<number, string>> = {
@@ -66,7 +67,8 @@ export function errorLabel(kind: string): string {
 
 const ms = (x: number): string => `${x.toFixed(2)}ms`;
 
-function latencyLines(l: LatencyFigures): string[] {
+/** The seed's four latency lines (the run summary's too). */
+export function latencyLines(l: LatencyFigures): string[] {
   if (l.count === 0) return ['  Average: n/a', '  P50: n/a', '  P95: n/a', '  P99: n/a'];
   return [`  Average: ${ms(l.avg)}`, `  P50: ${ms(l.p50)}`, `  P95: ${ms(l.p95)}`, `  P99: ${ms(l.p99)}`];
 }
@@ -79,11 +81,16 @@ function rateLatencyLines(l: LatencyFigures, raw: LatencyFigures): string[] {
   return [line('Average', 'avg'), line('P50', 'p50'), line('P95', 'p95'), line('P99', 'p99'), line('P99.9', 'p999'), line('Max', 'max')];
 }
 
+/** The error kinds that happened, most frequent first, ties by kind: the order every report lists them in. */
+export function errorKindsByCount(errors: Record<string, number>): string[] {
+  return Object.keys(errors).filter((k) => errors[k]! > 0)
+    .sort((a, b) => errors[b]! - errors[a]! || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** Errors, most frequent first, ties by kind. */
 function errorLines(errors: Record<string, number>): string[] {
-  const kinds = Object.keys(errors).filter((k) => errors[k]! > 0);
+  const kinds = errorKindsByCount(errors);
   if (kinds.length === 0) return ['Errors encountered: none'];
-  kinds.sort((a, b) => errors[b]! - errors[a]! || (a < b ? -1 : a > b ? 1 : 0));
   return ['Errors encountered:', ...kinds.map((k) => `  ${errorLabel(k)}: ${errors[k]}`)];
 }
 

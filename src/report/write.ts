@@ -38,13 +38,18 @@ export interface WriteOptions {
   strict?: boolean;
 }
 
+/** The targets written to stdout (`-`); `$GITHUB_STEP_SUMMARY` is a file whatever its name. */
+export function stdoutTargets(targets: ReportTargets): Array<keyof ReportTargets> {
+  return ORDER.filter((k) => targets[k] === '-' && k !== 'githubStepSummary');
+}
+
 /**
  * Refuse, before a run, targets that cannot be written: a directory that does not exist, or two
  * outputs to stdout. One usage error lists every problem.
  */
 export async function checkReportTargets(targets: ReportTargets): Promise<void> {
   const problems: string[] = [];
-  const toStdout = ORDER.filter((k) => targets[k] === '-' && k !== 'githubStepSummary');
+  const toStdout = stdoutTargets(targets);
   if (toStdout.length > 1) problems.push(`only one report can go to stdout, got ${toStdout.map((k) => `${FLAG[k]} -`).join(' and ')}`);
   for (const key of ORDER) {
     const file = targets[key];

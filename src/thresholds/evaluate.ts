@@ -7,6 +7,7 @@ import { ExitCode } from '../errors.js';
 import { flipOp, negateOp, refName, type CompareOp, type Expr } from './expression.js';
 import { formatNumber, formatValue, type ValueUnit } from './format.js';
 import type { Check, CheckResult, Level, Threshold, ThresholdSet, Verdict, VerdictStatus } from './types.js';
+import { countVerdicts } from './verdict-text.js';
 import type { MetricView, Resolved } from './view.js';
 
 interface Reading {
@@ -267,8 +268,7 @@ export interface OverallOptions {
 }
 
 export function overall(verdicts: readonly Verdict[], options: OverallOptions = {}): Outcome {
-  const counts: Record<VerdictStatus, number> = { met: 0, warning: 0, critical: 0, not_judged: 0 };
-  for (const v of verdicts) counts[v.status]++;
+  const counts = countVerdicts(verdicts);
   const failed = counts.critical > 0 || options.aborted === true || (options.strict === true && counts.warning > 0);
   const status = failed ? 'failed' : counts.warning > 0 ? 'warning' : 'passed';
   const parts = [`${counts.met} met`, `${counts.warning} warning${counts.warning === 1 ? '' : 's'}`, `${counts.critical} critical`];

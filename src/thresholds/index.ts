@@ -8,6 +8,8 @@ export { createMetricView, percentileOfSuffix } from './view.js';
 export type { MetricView, ViewContext, Resolved } from './view.js';
 export { formatValue, formatNumber } from './format.js';
 export type { ValueUnit } from './format.js';
+export { STATUS_MARK, STATUS_TEXT, countVerdicts, verdictDetail, verdictLine } from './verdict-text.js';
+export type { StatusColors } from './verdict-text.js';
 export { parseThresholdArg, parseCliThresholds } from './cli.js';
 export { parseSlo } from './slo.js';
 export { parseEnsure, LEGACY_LATENCY_METRIC } from './ensure.js';

@@ -58,7 +58,7 @@ async function compareCommand(baseFile: string, nextFile: string, flags: Compare
   const tolerancePct = flags.tolerance === undefined ? DEFAULT_TOLERANCE_PCT : parseTolerance(flags.tolerance);
   if (tolerancePct === undefined) throw usageError(`--tolerance must be a percentage from 0 to 1000 (e.g. 10%), got "${flags.tolerance}"`);
   // Loaded when the command runs, not when it is registered.
-  const [{ compareReports, formatCompareText, regressions }, { readReport }] = await Promise.all([
+  const [{ compareReports, formatChange, formatCompareText, regressions }, { readReport }] = await Promise.all([
     import('../../report/compare.js'),
     import('../../report/document.js'),
   ]);
@@ -76,13 +76,14 @@ async function compareCommand(baseFile: string, nextFile: string, flags: Compare
     const c = ctx.colors;
     ctx.stdout.write(`wsload compare: ${baseFile} → ${nextFile} (tolerance ${tolerancePct}%)\n\n`);
     ctx.stdout.write(formatCompareText(rows, c));
-    ctx.stdout.write(`\n${summaryLine(regressed, tolerancePct, c.red, c.green)}\n`);
+    ctx.stdout.write(`\n${summaryLine(regressed, tolerancePct, c.red, c.green, formatChange)}\n`);
   }
   if (regressed.length > 0) ctx.setExitCode(COMPARE_REGRESSED_EXIT);
 }
 
-function summaryLine(regressed: CompareRow[], tolerancePct: number, red: (s: string) => string, green: (s: string) => string): string {
+function summaryLine(regressed: CompareRow[], tolerancePct: number, red: (s: string) => string, green: (s: string) => string, change: (r: CompareRow) => string): string {
   if (regressed.length === 0) return green(`no metric regressed past the ${tolerancePct}% tolerance`);
-  const list = regressed.map((r) => `${r.label} (${r.changePct === null ? 'new' : `${r.changePct > 0 ? '+' : ''}${r.changePct.toFixed(1)} %`})`);
+  // A regressed row has both sides (a missing side is `n/a`), so its change is a percentage or `new`.
+  const list = regressed.map((r) => `${r.label} (${change(r)})`);
   return red(`${regressed.length} metric${regressed.length === 1 ? '' : 's'} regressed past the ${tolerancePct}% tolerance: ${list.join(', ')}`);
 }

@@ -51,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
 
 async function reportCommand(file: string, flags: ReportFlags, ctx: CliContext): Promise<void> {
   // Loaded when the command runs, not when it is registered.
-  const [{ mergeErrorsByStep, mergeReports, readReport }, { summarizeRun }, { checkReportTargets, writeReports }] = await Promise.all([
+  const [{ mergeErrorsByStep, mergeReports, readReport }, { summarizeRun }, { checkReportTargets, stdoutTargets, writeReports }] = await Promise.all([
     import('../../report/document.js'),
     import('../../report/run-summary.js'),
     import('../../report/write.js'),
@@ -72,7 +72,7 @@ async function reportCommand(file: string, flags: ReportFlags, ctx: CliContext):
     : reports[0]!;
   const written = await writeReports(report, targets, { stdout: ctx.stdout, ...(flags.strict ? { strict: true } : {}) });
   // Say what was written, unless stdout carries a report.
-  const log = Object.values(targets).includes('-') ? ctx.stderr : ctx.stdout;
+  const log = stdoutTargets(targets).length > 0 ? ctx.stderr : ctx.stdout;
   for (const f of written) log.write(`wrote ${f}\n`);
 }
 

@@ -9,15 +9,16 @@ import type { RunResult } from '../../engine/run.js';
 import { parseWorkers } from '../workers-option.js';
 import { usageError, WsloadError } from '../../errors.js';
 import type { RunSummary } from '../../report/run-summary.js';
-import { formatDurationMs, parseDurationMs } from '../../scenario/duration.js';
+import { formatDurationMs } from '../../scenario/duration.js';
 import { formatProblem, ScriptError } from '../../scenario/problems.js';
-import type { ScriptPlan } from '../../scenario/types.js';
+import type { LoadOptions, ScriptPlan } from '../../scenario/types.js';
 import { compilePlan } from '../../schedule/phases.js';
 import type { BaseReport } from '../../report/document.js';
 import type { RunningServer } from '../../server/index.js';
 import type { CliContext } from '../context.js';
 import type { Gate } from '../gate.js';
-import { addGateOptions, type GateFlags } from '../gate-options.js';
+import { parseMsFlag } from '../duration-option.js';
+import { addGateOptions, gateFlagProblems, type GateFlags } from '../gate-options.js';
 import { addLiveOptions, resolveLiveFlags, runLiveMeta, startLive, type Live, type LiveFlags } from '../live.js';
 
 export interface RunFlags extends GateFlags, LiveFlags {
@@ -35,16 +36,6 @@ export interface RunFlags extends GateFlags, LiveFlags {
 export const RUN_DEFAULTS = {
   drainTimeoutMs: 30_000,
 } as const;
-
-/** Node timers cannot wait longer. */
-const MAX_TIMEOUT_MS = 2_147_483_647;
-
-/** `--drain-timeout`: bare digits are ms (as stress' timeouts), units allowed ("30s", "500ms"); 0 allowed. */
-function drainTimeoutMs(raw: string): number | undefined {
-  const text = raw.trim();
-  const ms = /^\d+$/.test(text) ? Number(text) : /[a-z]/i.test(text) ? parseDurationMs(text) : undefined;
-  return ms !== undefined && Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIMEOUT_MS ? Math.round(ms) : undefined;
-}
 
 const EXAMPLES = `
 Examples:
@@ -88,15 +79,11 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-async function load(script: string, flags: RunFlags, target: string | undefined, ctx: CliContext): Promise<ScriptPlan> {
+async function load(script: string, options: LoadOptions, ctx: CliContext): Promise<ScriptPlan> {
   // The script loader (YAML, tsx for TypeScript processors) is loaded by the commands that read scripts.
   const { loadScript } = await import('../../scenario/load.js');
   try {
-    return await loadScript(script, {
-      ...(flags.environment !== undefined ? { environment: flags.environment } : {}),
-      ...(target !== undefined ? { target } : {}),
-      env: ctx.env,
-    });
+    return await loadScript(script, options);
   } catch (err) {
     if (!(err instanceof ScriptError)) throw err;
     // Every problem, like `wsload validate`, then one line from main: nothing was sent.
@@ -126,8 +113,8 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     { buildRunJson },
     { summarizeRun },
     { formatRunText, runErrorLabel },
-    { finishGate, prepareGate, startEmbeddedServer, watchAbort },
-    { endOnOutcome, runOutcome },
+    { concludeRun, prepareGate, startEmbeddedServer, watchAbort },
+    { runOutcome },
   ] = await Promise.all([
     import('../../workers/coordinator.js'),
     import('../../workers/plan.js'),
@@ -141,7 +128,8 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   const problems: string[] = [];
   let drainMs: number = RUN_DEFAULTS.drainTimeoutMs;
   if (flags.drainTimeout !== undefined) {
-    const ms = drainTimeoutMs(flags.drainTimeout);
+    // Bare digits are ms (as stress' timeouts), units allowed ("30s", "500ms"); 0 allowed.
+    const ms = parseMsFlag(flags.drainTimeout, 0);
     if (ms === undefined) problems.push(`--drain-timeout must be a duration (e.g. 30s, 500ms, 0), got "${flags.drainTimeout}"`);
     else drainMs = ms;
   }
@@ -154,8 +142,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
       problems.push(err.toLine());
     }
   }
-  const json = flags.output ?? flags.json;
-  if (json !== undefined && json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
+  problems.push(...gateFlagProblems(flags));
   if (problems.length > 0) throw usageError(problems.join('; '));
   const dashboard = resolveLiveFlags(flags);
 
@@ -169,8 +156,15 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
   let gate: Gate;
   let abortOnFail: ReturnType<typeof watchAbort> = { decision: () => undefined };
   let live: Live | undefined;
+  // How the script is loaded: here, and again by each worker process (the plan holds functions).
+  const scriptTarget = server?.url ?? flags.target;
+  const loadOptions: LoadOptions = {
+    ...(flags.environment !== undefined ? { environment: flags.environment } : {}),
+    ...(scriptTarget !== undefined ? { target: scriptTarget } : {}),
+    env: ctx.env,
+  };
   try {
-    plan = await load(script, flags, server?.url ?? flags.target, ctx);
+    plan = await load(script, loadOptions, ctx);
     // Thresholds (the script's, then --threshold) and report destinations: checked before any connection.
     gate = await prepareGate(flags, ctx, plan.thresholds);
     if (!flags.quiet) {
@@ -198,13 +192,7 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     });
     live = watch;
     const onInterval = abortOnFail.onInterval;
-    // Worker processes load the script again themselves, with the same options (the plan holds functions).
-    const target = server?.url ?? flags.target;
-    const loadOptions = {
-      ...(flags.environment !== undefined ? { environment: flags.environment } : {}),
-      ...(target !== undefined ? { target } : {}),
-      env: ctx.env,
-    };
+    // Worker processes load the script again themselves, with the same options.
     result = await runScriptDistributed(script, loadOptions, { drainTimeoutMs: drainMs, env: ctx.env }, {
       ...(workers !== undefined ? { workers } : {}),
       ...(localAddresses !== undefined ? { localAddresses } : {}),
@@ -247,16 +235,14 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     snapshot: result.snapshot,
   });
   // A script's offered message rate is not known in advance: throughput is not judged by default.
-  const { exitCode } = await live!.finish(finishGate(gate, {
+  await concludeRun(live!, gate, {
     base: base as unknown as BaseReport,
     snapshot: result.snapshot,
     view: { offeredRatePerSec: 'unknown' },
     interrupted: result.aborted,
     outcome,
     abort: abortOnFail.decision(),
-  }, ctx));
-
-  endOnOutcome(outcome, summary, {
+  }, summary, {
     command: 'run',
     url: target,
     targetName: target ?? 'the target',
@@ -266,5 +252,4 @@ async function runCommand(script: string, flags: RunFlags, ctx: CliContext, vers
     errorLabel: runErrorLabel,
     fdLimit: readOpenFileLimit()?.soft,
   }, ctx);
-  ctx.setExitCode(exitCode);
 }

@@ -10,12 +10,12 @@ import { parseWorkers } from '../workers-option.js';
 import { usageError, WsloadError } from '../../errors.js';
 import type { StressJsonOptions } from '../../report/stress-json.js';
 import type { StressSummary } from '../../report/stress-summary.js';
-import { parseDurationMs } from '../../scenario/duration.js';
 import type { RunningServer } from '../../server/index.js';
 import type { BaseReport } from '../../report/document.js';
 import type { CliContext } from '../context.js';
 import { resolveRateFlags } from '../rate-options.js';
-import { addGateOptions, type GateFlags } from '../gate-options.js';
+import { parseMsFlag } from '../duration-option.js';
+import { addGateOptions, gateFlagProblems, type GateFlags } from '../gate-options.js';
 import { addLiveOptions, resolveLiveFlags, startLive, stressLiveMeta, type Live, type LiveFlags } from '../live.js';
 
 /** The seed's test modes. */
@@ -77,7 +77,6 @@ export interface StressPlan {
   serve: boolean;
   /** True when a URL was given (flag or WS_URL), so `--serve` says it ignores it. */
   urlGiven: boolean;
-  json: string | undefined;
   quiet: boolean;
   sources: { url: ValueSource; connections: ValueSource; messages: ValueSource };
 }
@@ -85,22 +84,12 @@ export interface StressPlan {
 const MAX_CONNECTIONS = 1_000_000;
 const MAX_MESSAGES = 1_000_000_000;
 const MAX_INFLIGHT = 1000;
-/** Node timers cannot wait longer. */
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const intIn = (raw: string, min: number, max: number): number | undefined => {
   const text = raw.trim();
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
 };
-
-/** A timeout: bare digits are milliseconds ("200"); units allowed ("500ms", "10s", "1m"). */
-function timeoutMs(raw: string): number | undefined {
-  const text = raw.trim();
-  // parseDurationMs reads a bare number as seconds (Artillery's unit): only hand it values with a unit.
-  const ms = /^\d+$/.test(text) ? Number(text) : /[a-z]/i.test(text) ? parseDurationMs(text) : undefined;
-  return ms !== undefined && Number.isFinite(ms) && ms >= 1 && ms <= MAX_TIMEOUT_MS ? Math.round(ms) : undefined;
-}
 
 /**
  * Resolve flags and environment into a plan. Precedence, per value: an explicit flag, then the
@@ -151,7 +140,7 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
 
   const timeout = (raw: string | undefined, flagName: string, fallback: number): number => {
     if (raw === undefined) return fallback;
-    const ms = timeoutMs(raw);
+    const ms = parseMsFlag(raw, 1);
     if (ms === undefined) problems.push(`${flagName} must be a duration of at least 1 ms (e.g. 500, 500ms, 10s), got "${raw}"`);
     return ms ?? fallback;
   };
@@ -184,8 +173,7 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
     }
   }
 
-  const json = flags.output ?? flags.json;
-  if (json !== undefined && json.trim() === '') problems.push('--json needs a file name (or - for stdout)');
+  problems.push(...gateFlagProblems(flags));
 
   if (problems.length > 0) throw usageError(problems.join('; '));
   return {
@@ -193,7 +181,6 @@ export function resolveStressOptions(flags: StressFlags, env: NodeJS.ProcessEnv)
     preset,
     serve: flags.serve === true,
     urlGiven: urlSource !== 'default',
-    json,
     quiet: flags.quiet === true,
     sources: { url: urlSource, connections: connectionsSource, messages: rated.messagesFromDuration ? 'duration' : messagesSource },
   };
@@ -262,8 +249,8 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
     { buildStressJson },
     { summarizeStress },
     { errorLabel, formatStressText },
-    { finishGate, prepareGate, startEmbeddedServer, watchAbort },
-    { endOnOutcome, runOutcome },
+    { concludeRun, prepareGate, startEmbeddedServer, watchAbort },
+    { runOutcome },
   ] = await Promise.all([
     import('../../engine/stress.js'),
     import('../../workers/coordinator.js'),
@@ -352,16 +339,14 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
     summary,
     snapshot: result.snapshot,
   });
-  const { exitCode } = await live!.finish(finishGate(gate, {
+  await concludeRun(live!, gate, {
     base: base as unknown as BaseReport,
     snapshot: result.snapshot,
     view,
     interrupted: result.aborted,
     outcome,
     abort: abortOnFail.decision(),
-  }, ctx));
-
-  endOnOutcome(outcome, summary, {
+  }, summary, {
     command: 'stress',
     url,
     targetName: url,
@@ -371,5 +356,4 @@ async function stressCommand(plan: StressPlan, flags: StressFlags, ctx: CliConte
     errorLabel,
     fdLimit,
   }, ctx);
-  ctx.setExitCode(exitCode);
 }
