@@ -23,7 +23,7 @@ import {
 } from './cluster-protocol.js';
 import { HEALTH_PATH, METRICS_PATH } from './http.js';
 import type { RunningServer } from './index.js';
-import { resolveOptions, SERVER_DEFAULTS, type ServerOptions } from './options.js';
+import { CLUSTER_BALANCES, resolveOptions, SERVER_DEFAULTS, type ClusterBalance, type ServerOptions } from './options.js';
 import { within } from './within.js';
 
 export interface ClusterOptions extends ServerOptions {
@@ -67,8 +67,6 @@ export interface RunningCluster extends Pick<RunningServer, 'url' | 'healthUrl' 
   close(): Promise<void>;
 }
 
-export type ClusterBalance = 'round-robin' | 'kernel';
-export const CLUSTER_BALANCES: readonly ClusterBalance[] = ['round-robin', 'kernel'];
 
 /** Restarts allowed within RESTART_WINDOW_MS before the cluster gives up. */
 export const MAX_RESTARTS = 5;

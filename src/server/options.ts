@@ -4,6 +4,14 @@
  */
 import { WsloadError } from '../errors.js';
 
+
+/**
+ * `serve --workers N --balance`: who accepts new connections (src/server/cluster.ts). Here, not there, so
+ * that the CLI can list the choices without loading the cluster module.
+ */
+export type ClusterBalance = 'round-robin' | 'kernel';
+export const CLUSTER_BALANCES: readonly ClusterBalance[] = ['round-robin', 'kernel'];
+
 export interface ServerOptions {
   /** Interface to listen on; default '127.0.0.1'. */
   host?: string;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { usageError, WsloadError } from '../../errors.js';
-import { SERVER_DEFAULTS, type ServerOptions } from '../../server/options.js';
+import { CLUSTER_BALANCES, SERVER_DEFAULTS, type ClusterBalance, type ServerOptions } from '../../server/options.js';
 import type { CliContext } from '../context.js';
 
 /** Environment variable read for the token when --auth-token is not given (keeps it out of `ps`). */
@@ -37,7 +37,7 @@ interface ServeFlags {
   metrics: boolean;
   quiet?: boolean;
   workers: string;
-  balance: 'round-robin' | 'kernel';
+  balance: ClusterBalance;
 }
 
 const MAX_MS = 2_147_483_647;
@@ -92,7 +92,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--no-metrics', 'do not serve /metrics nor time replies')
     .option('--workers <n|auto>', 'worker processes sharing the port (node:cluster); auto = one per core; 1 = a single process', '1')
-    .addOption(new Option('--balance <mode>', 'with --workers: who accepts connections — round-robin (the primary hands each to the next worker: even) or kernel (each worker accepts itself: ~40% less server CPU per new connection, uneven spread)').choices(['round-robin', 'kernel']).default('round-robin'))
+    .addOption(new Option('--balance <mode>', 'with --workers: who accepts connections — round-robin (the primary hands each to the next worker: even) or kernel (each worker accepts itself: ~40% less server CPU per new connection, uneven spread)').choices(CLUSTER_BALANCES).default(CLUSTER_BALANCES[0]))
     .option('--quiet', 'do not log connection errors, heartbeat terminations or shutdown details to stderr')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: ServeFlags) => {
