@@ -108,14 +108,14 @@ describe('source addresses', () => {
   it('reads ranges, the last-octet shorthand and lists', () => {
     expect(parseLocalAddresses('127.0.0.1-127.0.0.3')).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3']);
     expect(parseLocalAddresses('127.0.0.1-8')).toHaveLength(8);
-    expect(parseLocalAddresses('10.0.0.1, ::1,10.0.0.1')).toEqual(['10.0.0.1', '::1']);
+    expect(parseLocalAddresses('127.0.0.5, ::1,127.0.0.5')).toEqual(['127.0.0.5', '::1']);
     expect(parseLocalAddresses('127.0.0.254-127.0.1.1')).toEqual(['127.0.0.254', '127.0.0.255', '127.0.1.0', '127.0.1.1']);
   });
 
   it('refuses what is not an address, with every problem in one message', () => {
-    const err = thrown(() => parseLocalAddresses('127.0.0.9-127.0.0.1,localhost,10.0.0.1-x'));
+    const err = thrown(() => parseLocalAddresses('127.0.0.9-127.0.0.1,localhost,127.0.0.1-x'));
     expect(err.code).toBe('WSLOAD_USAGE');
-    expect(err.message).toBe('--local-address: "127.0.0.9-127.0.0.1": the range ends before it starts; "localhost" is not an IP address; "10.0.0.1-x" is not an IPv4 range (e.g. 127.0.0.1-127.0.0.8)');
+    expect(err.message).toBe('--local-address: "127.0.0.9-127.0.0.1": the range ends before it starts; "localhost" is not an IP address; "127.0.0.1-x" is not an IPv4 range (e.g. 127.0.0.1-127.0.0.8)');
     expect(thrown(() => parseLocalAddresses(' , ')).message).toBe('--local-address: no address given');
   });
 
@@ -193,7 +193,7 @@ describe('source addresses', () => {
     const expected = 'cannot open 50000 connections to server.invalid:8000 from 1 source address: each source address has 28232 ephemeral ports (32768-60999) towards one server address — give 2 or more addresses of this machine with --local-address, or open fewer connections';
     expect(sourcePortMessage(50_000, 'server.invalid:8000', 1, PORTS)).toBe(expected);
     expect(thrown(() => planStress(input({ connections: 50_000, targets: ['ws://server.invalid:8000/ws'], fdLimit: undefined }))).message).toBe(expected);
-    expect(planStress(input({ connections: 50_000, targets: ['ws://server.invalid:8000/ws'], fdLimit: undefined, localAddresses: ['10.0.0.1', '10.0.0.2'] })).workers).toBe(2);
+    expect(planStress(input({ connections: 50_000, targets: ['ws://server.invalid:8000/ws'], fdLimit: undefined, localAddresses: ['127.0.0.2', '127.0.0.3'] })).workers).toBe(2);
   });
 });
 
